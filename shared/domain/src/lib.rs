@@ -1,0 +1,18 @@
+//! The pure business rules of handoff.
+//!
+//! Nothing in this crate performs I/O, awaits, or knows about AWS: every rule here can be
+//! unit- and property-tested in microseconds, and the Lambda handlers, the local runner and
+//! the adapters all call the same code (DESIGN §2).
+
+pub mod currency;
+pub mod hours;
+pub mod id;
+pub mod money;
+
+pub use currency::{Currency, CurrencyError};
+pub use hours::{HourIncrement, Hours, HoursError};
+pub use id::{
+    BillableItemId, ContractId, CustomerId, ExternalId, IdError, InvoiceId, ProjectId,
+    SourceSystem,
+};
+pub use money::{Money, MoneyError};

@@ -1,0 +1,1 @@
+//! Test-only crate: see `tests/` for the contract and end-to-end suites.
