@@ -1,1 +1,22 @@
+//! AWS adapters of the ports: DynamoDB for storage, SQS for queues.
+//!
+//! They only translate: port calls become SDK requests, SDK errors become port errors that
+//! say whether a retry can help. Endpoints come from the standard AWS configuration, so
+//! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` (or `AWS_ENDPOINT_URL`) point them
+//! at DynamoDB Local, moto or LocalStack without code changes.
 
+mod dynamo;
+mod errors;
+mod expression;
+mod sqs;
+pub mod tables;
+
+pub use dynamo::DynamoStore;
+pub use sqs::SqsQueue;
+
+/// Loads the AWS configuration once (region, credentials, endpoints from the environment).
+pub async fn load_config() -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .load()
+        .await
+}
