@@ -4,14 +4,15 @@ use crate::errors::{describe, store_error};
 use crate::expression::Expressions;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue as SdkValue, CancellationReason as SdkReason, ConditionCheck, Delete, DeleteRequest, Put,
-    PutRequest, ReturnValue, TransactWriteItem, Update as SdkUpdate, WriteRequest,
+    AttributeValue as SdkValue, CancellationReason as SdkReason, ConditionCheck, Delete,
+    DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem, Update as SdkUpdate,
+    WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use handoff_ports::store::{validate_batch_chunk, validate_transaction};
 use handoff_ports::{
-    BatchWrite, CancellationReason, Condition, Cursor, Item, Key, Page, Query, Store, StoreError, Update,
-    WriteOp, BATCH_WRITE_ITEMS_MAX,
+    BatchWrite, CancellationReason, Condition, Cursor, Item, Key, Page, Query, Store, StoreError,
+    Update, WriteOp, BATCH_WRITE_ITEMS_MAX,
 };
 use rand::Rng;
 use std::collections::HashMap;
@@ -74,7 +75,11 @@ fn reason(sdk: &SdkReason) -> CancellationReason {
 fn transact_item(op: WriteOp) -> Result<TransactWriteItem, StoreError> {
     let mut e = Expressions::default();
     let item = match op {
-        WriteOp::Put { table, item, condition } => {
+        WriteOp::Put {
+            table,
+            item,
+            condition,
+        } => {
             let condition = condition.map(|c| e.condition(&c));
             let put = Put::builder()
                 .table_name(table)
@@ -86,7 +91,12 @@ fn transact_item(op: WriteOp) -> Result<TransactWriteItem, StoreError> {
                 .map_err(|err| build_error("transaction put", err))?;
             TransactWriteItem::builder().put(put)
         }
-        WriteOp::Update { table, key, updates, condition } => {
+        WriteOp::Update {
+            table,
+            key,
+            updates,
+            condition,
+        } => {
             let update_expression = e.update(&updates);
             let condition = condition.map(|c| e.condition(&c));
             let update = SdkUpdate::builder()
@@ -100,7 +110,11 @@ fn transact_item(op: WriteOp) -> Result<TransactWriteItem, StoreError> {
                 .map_err(|err| build_error("transaction update", err))?;
             TransactWriteItem::builder().update(update)
         }
-        WriteOp::Delete { table, key, condition } => {
+        WriteOp::Delete {
+            table,
+            key,
+            condition,
+        } => {
             let condition = condition.map(|c| e.condition(&c));
             let delete = Delete::builder()
                 .table_name(table)
@@ -112,7 +126,11 @@ fn transact_item(op: WriteOp) -> Result<TransactWriteItem, StoreError> {
                 .map_err(|err| build_error("transaction delete", err))?;
             TransactWriteItem::builder().delete(delete)
         }
-        WriteOp::Check { table, key, condition } => {
+        WriteOp::Check {
+            table,
+            key,
+            condition,
+        } => {
             let condition = e.condition(&condition);
             let check = ConditionCheck::builder()
                 .table_name(table)
@@ -158,7 +176,11 @@ fn backoff(attempt: u32) -> Duration {
 
 impl DynamoStore {
     /// Writes one chunk, retrying what DynamoDB leaves unprocessed (throttling).
-    async fn write_chunk(&self, table: &str, mut requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+    async fn write_chunk(
+        &self,
+        table: &str,
+        mut requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
         for attempt in 0..BATCH_WRITE_ATTEMPTS_MAX {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -200,7 +222,12 @@ impl Store for DynamoStore {
         Ok(output.item.map(port_item))
     }
 
-    async fn put(&self, table: &str, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
         Key::of(&item)?;
         let mut e = Expressions::default();
         let condition = condition.map(|c| e.condition(&c));
@@ -243,7 +270,12 @@ impl Store for DynamoStore {
         Ok(port_item(output.attributes.unwrap_or_default()))
     }
 
-    async fn delete(&self, table: &str, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        table: &str,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
         let mut e = Expressions::default();
         let condition = condition.map(|c| e.condition(&c));
         self.client
@@ -261,7 +293,10 @@ impl Store for DynamoStore {
 
     async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
         validate_transaction(&ops)?;
-        let items = ops.into_iter().map(transact_item).collect::<Result<Vec<_>, _>>()?;
+        let items = ops
+            .into_iter()
+            .map(transact_item)
+            .collect::<Result<Vec<_>, _>>()?;
         let result = self
             .client
             .transact_write_items()
@@ -293,10 +328,14 @@ impl Store for DynamoStore {
             e.value(handoff_ports::AttributeValue::S(query.partition.clone()))
         );
         if let Some(prefix) = &query.sort_prefix {
-            let (name, value) = (e.name(sk_attribute), e.value(handoff_ports::AttributeValue::S(prefix.clone())));
+            let (name, value) = (
+                e.name(sk_attribute),
+                e.value(handoff_ports::AttributeValue::S(prefix.clone())),
+            );
             key_condition.push_str(&format!(" AND begins_with({name}, {value})"));
         }
-        let limit = i32::try_from(query.limit).map_err(|_| StoreError::Invalid("query limit too large".into()))?;
+        let limit = i32::try_from(query.limit)
+            .map_err(|_| StoreError::Invalid("query limit too large".into()))?;
         let output = self
             .client
             .query()
@@ -314,7 +353,12 @@ impl Store for DynamoStore {
             .await
             .map_err(|err| store_error("query", err))?;
         Ok(Page {
-            items: output.items.unwrap_or_default().into_iter().map(port_item).collect(),
+            items: output
+                .items
+                .unwrap_or_default()
+                .into_iter()
+                .map(port_item)
+                .collect(),
             next: output.last_evaluated_key.map(|k| Cursor(port_item(k))),
         })
     }
@@ -322,7 +366,11 @@ impl Store for DynamoStore {
     async fn batch_write(&self, table: &str, writes: Vec<BatchWrite>) -> Result<(), StoreError> {
         for chunk in writes.chunks(BATCH_WRITE_ITEMS_MAX) {
             validate_batch_chunk(chunk)?;
-            let requests = chunk.iter().cloned().map(batch_request).collect::<Result<Vec<_>, _>>()?;
+            let requests = chunk
+                .iter()
+                .cloned()
+                .map(batch_request)
+                .collect::<Result<Vec<_>, _>>()?;
             self.write_chunk(table, requests).await?;
         }
         Ok(())

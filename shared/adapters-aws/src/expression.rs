@@ -23,7 +23,8 @@ impl Expressions {
 
     pub fn value(&mut self, value: AttributeValue) -> String {
         let placeholder = format!(":v{}", self.values.len());
-        self.values.insert(placeholder.clone(), SdkValue::from(value));
+        self.values
+            .insert(placeholder.clone(), SdkValue::from(value));
         placeholder
     }
 
@@ -46,9 +47,15 @@ impl Expressions {
         if parts.is_empty() {
             let always = format!("{empty}({})", self.name(PARTITION_KEY));
             return if separator == " AND " {
-                format!("({always} OR attribute_not_exists({}))", self.name(PARTITION_KEY))
+                format!(
+                    "({always} OR attribute_not_exists({}))",
+                    self.name(PARTITION_KEY)
+                )
             } else {
-                format!("({always} AND attribute_exists({}))", self.name(PARTITION_KEY))
+                format!(
+                    "({always} AND attribute_exists({}))",
+                    self.name(PARTITION_KEY)
+                )
             };
         }
         let compiled: Vec<String> = parts.iter().map(|c| self.condition(c)).collect();
@@ -59,10 +66,14 @@ impl Expressions {
         let (mut set, mut add, mut remove) = (Vec::new(), Vec::new(), Vec::new());
         for update in updates {
             match update {
-                Update::Set(a, v) => set.push(format!("{} = {}", self.name(a), self.value(v.clone()))),
-                Update::Add(a, delta) => {
-                    add.push(format!("{} {}", self.name(a), self.value(AttributeValue::N(delta.to_string()))))
+                Update::Set(a, v) => {
+                    set.push(format!("{} = {}", self.name(a), self.value(v.clone())))
                 }
+                Update::Add(a, delta) => add.push(format!(
+                    "{} {}",
+                    self.name(a),
+                    self.value(AttributeValue::N(delta.to_string()))
+                )),
                 Update::Remove(a) => remove.push(self.name(a)),
             }
         }

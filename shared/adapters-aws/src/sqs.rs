@@ -7,7 +7,9 @@ use aws_sdk_sqs::types::{
 };
 use aws_sdk_sqs::Client;
 use handoff_ports::queue::{validate_outgoing, RECEIVE_WAIT_S_MAX};
-use handoff_ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, RECEIVE_BATCH_MAX, SEND_BATCH_MAX};
+use handoff_ports::{
+    OutgoingMessage, Queue, QueueError, ReceivedMessage, RECEIVE_BATCH_MAX, SEND_BATCH_MAX,
+};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -36,7 +38,10 @@ impl SqsQueue {
     }
 }
 
-fn entry(index: usize, message: OutgoingMessage) -> Result<SendMessageBatchRequestEntry, QueueError> {
+fn entry(
+    index: usize,
+    message: OutgoingMessage,
+) -> Result<SendMessageBatchRequestEntry, QueueError> {
     let mut builder = SendMessageBatchRequestEntry::builder()
         .id(index.to_string())
         .message_body(message.body)
@@ -50,7 +55,9 @@ fn entry(index: usize, message: OutgoingMessage) -> Result<SendMessageBatchReque
             .map_err(|e| QueueError::Invalid(e.to_string()))?;
         builder = builder.message_attributes(name, attribute);
     }
-    builder.build().map_err(|e| QueueError::Invalid(e.to_string()))
+    builder
+        .build()
+        .map_err(|e| QueueError::Invalid(e.to_string()))
 }
 
 fn received(message: aws_sdk_sqs::types::Message) -> Option<ReceivedMessage> {
@@ -65,7 +72,9 @@ fn received(message: aws_sdk_sqs::types::Message) -> Option<ReceivedMessage> {
         message_id: message.message_id?,
         receipt_handle: message.receipt_handle?,
         body: message.body.unwrap_or_default(),
-        group_id: system.get(&MessageSystemAttributeName::MessageGroupId).cloned(),
+        group_id: system
+            .get(&MessageSystemAttributeName::MessageGroupId)
+            .cloned(),
         receive_count: system
             .get(&MessageSystemAttributeName::ApproximateReceiveCount)
             .and_then(|n| n.parse().ok())
@@ -145,7 +154,12 @@ impl Queue for SqsQueue {
             .send()
             .await
             .map_err(|err| queue_error("receive message", err))?;
-        Ok(output.messages.unwrap_or_default().into_iter().filter_map(received).collect())
+        Ok(output
+            .messages
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(received)
+            .collect())
     }
 
     async fn delete(&self, receipt_handle: &str) -> Result<(), QueueError> {

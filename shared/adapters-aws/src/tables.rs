@@ -48,13 +48,20 @@ pub async fn create_table(
                         .index_name(index.name())
                         .key_schema(key(index.partition_attribute(), KeyType::Hash)?)
                         .key_schema(key(index.sort_attribute(), KeyType::Range)?)
-                        .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                        .projection(
+                            Projection::builder()
+                                .projection_type(ProjectionType::All)
+                                .build(),
+                        )
                         .build()
                         .map_err(|e| StoreError::Invalid(e.to_string()))?,
                 );
         }
     }
-    request.send().await.map_err(|err| store_error("create table", err))?;
+    request
+        .send()
+        .await
+        .map_err(|err| store_error("create table", err))?;
     Ok(())
 }
 
@@ -77,7 +84,9 @@ pub async fn create_queue(
             .attributes(A::ContentBasedDeduplication, "false");
     }
     if let Some((dlq_arn, max_receive_count)) = dead_letter {
-        let policy = format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#);
+        let policy = format!(
+            r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{max_receive_count}"}}"#
+        );
         request = request.attributes(A::RedrivePolicy, policy);
     }
     let output = request
@@ -90,7 +99,10 @@ pub async fn create_queue(
 }
 
 /// The ARN of a queue (needed for redrive policies).
-pub async fn queue_arn(client: &aws_sdk_sqs::Client, url: &str) -> Result<String, handoff_ports::QueueError> {
+pub async fn queue_arn(
+    client: &aws_sdk_sqs::Client,
+    url: &str,
+) -> Result<String, handoff_ports::QueueError> {
     let output = client
         .get_queue_attributes()
         .queue_url(url)

@@ -70,7 +70,11 @@ fn normalize_value(value: AttributeValue) -> Result<AttributeValue, StoreError> 
 }
 
 /// Applies updates to a copy of `current` (or to a new item with `key_item`'s keys).
-pub fn apply(current: Option<&Item>, key_item: Item, updates: &[Update]) -> Result<Item, StoreError> {
+pub fn apply(
+    current: Option<&Item>,
+    key_item: Item,
+    updates: &[Update],
+) -> Result<Item, StoreError> {
     let mut names = std::collections::HashSet::new();
     let mut item = current.cloned().unwrap_or(key_item);
     for update in updates {
@@ -78,10 +82,14 @@ pub fn apply(current: Option<&Item>, key_item: Item, updates: &[Update]) -> Resu
             Update::Set(name, _) | Update::Add(name, _) | Update::Remove(name) => name,
         };
         if name == PARTITION_KEY || name == SORT_KEY {
-            return Err(StoreError::Invalid(format!("cannot update the key attribute {name}")));
+            return Err(StoreError::Invalid(format!(
+                "cannot update the key attribute {name}"
+            )));
         }
         if !names.insert(name.clone()) {
-            return Err(StoreError::Invalid(format!("two updates of one attribute ({name})")));
+            return Err(StoreError::Invalid(format!(
+                "two updates of one attribute ({name})"
+            )));
         }
         match update {
             Update::Set(name, value) => {
@@ -124,21 +132,55 @@ mod tests {
 
     #[test]
     fn numbers_compare_numerically_and_types_never_mix() {
-        let it = item(&[("n", AttributeValue::N("1.50".into())), ("s", AttributeValue::S("10".into()))]);
-        assert!(holds(&Condition::equals("n", AttributeValue::N("1.5".into())), Some(&it)));
-        assert!(holds(&Condition::less_than("n", AttributeValue::N("10".into())), Some(&it)));
-        assert!(!holds(&Condition::equals("s", AttributeValue::N("10".into())), Some(&it)));
-        assert!(holds(&Condition::less_than("s", AttributeValue::S("9".into())), Some(&it)), "strings by bytes");
-        assert!(!holds(&Condition::equals("missing", AttributeValue::N("1".into())), Some(&it)));
-        assert!(!holds(&Condition::equals("n", AttributeValue::N("1".into())), None));
+        let it = item(&[
+            ("n", AttributeValue::N("1.50".into())),
+            ("s", AttributeValue::S("10".into())),
+        ]);
+        assert!(holds(
+            &Condition::equals("n", AttributeValue::N("1.5".into())),
+            Some(&it)
+        ));
+        assert!(holds(
+            &Condition::less_than("n", AttributeValue::N("10".into())),
+            Some(&it)
+        ));
+        assert!(!holds(
+            &Condition::equals("s", AttributeValue::N("10".into())),
+            Some(&it)
+        ));
+        assert!(
+            holds(
+                &Condition::less_than("s", AttributeValue::S("9".into())),
+                Some(&it)
+            ),
+            "strings by bytes"
+        );
+        assert!(!holds(
+            &Condition::equals("missing", AttributeValue::N("1".into())),
+            Some(&it)
+        ));
+        assert!(!holds(
+            &Condition::equals("n", AttributeValue::N("1".into())),
+            None
+        ));
     }
 
     #[test]
     fn add_rejects_non_numbers_and_key_updates() {
         let it = item(&[("s", AttributeValue::S("x".into()))]);
-        assert!(apply(Some(&it), Item::default(), &[Update::Add("s".into(), Decimal::ONE)]).is_err());
+        assert!(apply(
+            Some(&it),
+            Item::default(),
+            &[Update::Add("s".into(), Decimal::ONE)]
+        )
+        .is_err());
         assert!(apply(Some(&it), Item::default(), &[Update::Remove("PK".into())]).is_err());
-        let added = apply(Some(&it), Item::default(), &[Update::Add("c".into(), Decimal::new(25, 1))]).unwrap();
+        let added = apply(
+            Some(&it),
+            Item::default(),
+            &[Update::Add("c".into(), Decimal::new(25, 1))],
+        )
+        .unwrap();
         assert_eq!(added.get("c"), Some(&AttributeValue::N("2.5".into())));
     }
 }

@@ -91,14 +91,19 @@ impl MemoryQueue {
     fn push(&self, message: OutgoingMessage, now: Instant) -> Result<String, QueueError> {
         validate_outgoing(self.fifo, &message)?;
         let mut state = self.lock();
-        state.dedup_seen.retain(|_, (at, _)| now.duration_since(*at) < DEDUP_WINDOW);
+        state
+            .dedup_seen
+            .retain(|_, (at, _)| now.duration_since(*at) < DEDUP_WINDOW);
         if let Some(dedup_id) = &message.dedup_id {
             if let Some((_, id)) = state.dedup_seen.get(dedup_id) {
                 return Ok(id.clone());
             }
         }
         if state.messages.len() >= QUEUE_MESSAGES_MAX {
-            return Err(QueueError::Transient(format!("queue {} is full", self.name)));
+            return Err(QueueError::Transient(format!(
+                "queue {} is full",
+                self.name
+            )));
         }
         let message_id = uuid::Uuid::new_v4().to_string();
         if let Some(dedup_id) = message.dedup_id {
@@ -166,7 +171,9 @@ impl MemoryQueue {
     }
 
     fn redrive(&self, messages: Vec<StoredMessage>, now: Instant) {
-        let Some((dlq, _)) = &self.dead_letter else { return };
+        let Some((dlq, _)) = &self.dead_letter else {
+            return;
+        };
         for m in messages {
             let mut dead = OutgoingMessage {
                 body: m.body,

@@ -52,7 +52,10 @@ impl MemoryStore {
     }
 }
 
-fn table_mut<'a>(tables: &'a mut HashMap<String, Table>, name: &str) -> Result<&'a mut Table, StoreError> {
+fn table_mut<'a>(
+    tables: &'a mut HashMap<String, Table>,
+    name: &str,
+) -> Result<&'a mut Table, StoreError> {
     tables
         .get_mut(name)
         .ok_or_else(|| StoreError::Invalid(format!("table {name} does not exist")))
@@ -91,7 +94,12 @@ fn value_bytes(value: &AttributeValue) -> usize {
         AttributeValue::N(s) | AttributeValue::S(s) => s.len(),
         AttributeValue::B(b) => b.len(),
         AttributeValue::Bool(_) | AttributeValue::Null(_) => 1,
-        AttributeValue::M(m) => 3 + m.iter().map(|(k, v)| k.len() + value_bytes(v)).sum::<usize>(),
+        AttributeValue::M(m) => {
+            3 + m
+                .iter()
+                .map(|(k, v)| k.len() + value_bytes(v))
+                .sum::<usize>()
+        }
         AttributeValue::L(l) => 3 + l.iter().map(value_bytes).sum::<usize>(),
         AttributeValue::Ss(v) | AttributeValue::Ns(v) => v.iter().map(String::len).sum(),
         AttributeValue::Bs(v) => v.iter().map(Vec::len).sum(),
@@ -112,7 +120,11 @@ fn check(condition: Option<&Condition>, current: Option<&Item>) -> Result<(), St
     }
 }
 
-fn plan_put(table: &Table, item: Item, condition: Option<&Condition>) -> Result<Outcome, StoreError> {
+fn plan_put(
+    table: &Table,
+    item: Item,
+    condition: Option<&Condition>,
+) -> Result<Outcome, StoreError> {
     check_item(&item)?;
     let key = Key::of(&item)?;
     check(condition, table.get(&key))?;
@@ -132,7 +144,11 @@ fn plan_update(
     Ok(Outcome::Store(key.clone(), item))
 }
 
-fn plan_delete(table: &Table, key: &Key, condition: Option<&Condition>) -> Result<Outcome, StoreError> {
+fn plan_delete(
+    table: &Table,
+    key: &Key,
+    condition: Option<&Condition>,
+) -> Result<Outcome, StoreError> {
     check(condition, table.get(key))?;
     Ok(Outcome::Remove(key.clone()))
 }
@@ -142,10 +158,15 @@ fn plan(tables: &HashMap<String, Table>, op: &WriteOp) -> Result<Outcome, StoreE
         .get(op.table())
         .ok_or_else(|| StoreError::Invalid(format!("table {} does not exist", op.table())))?;
     match op {
-        WriteOp::Put { item, condition, .. } => plan_put(table, item.clone(), condition.as_ref()),
-        WriteOp::Update { key, updates, condition, .. } => {
-            plan_update(table, key, updates, condition.as_ref())
-        }
+        WriteOp::Put {
+            item, condition, ..
+        } => plan_put(table, item.clone(), condition.as_ref()),
+        WriteOp::Update {
+            key,
+            updates,
+            condition,
+            ..
+        } => plan_update(table, key, updates, condition.as_ref()),
         WriteOp::Delete { key, condition, .. } => plan_delete(table, key, condition.as_ref()),
         WriteOp::Check { key, condition, .. } => {
             check(Some(condition), table.get(key))?;
@@ -172,7 +193,10 @@ fn position(item: &Item, index: Option<Index>) -> (String, Key) {
         Some(AttributeValue::S(s)) => s.clone(),
         _ => String::new(),
     };
-    let table_key = Key::new(sort_of(handoff_ports::PARTITION_KEY), sort_of(handoff_ports::SORT_KEY));
+    let table_key = Key::new(
+        sort_of(handoff_ports::PARTITION_KEY),
+        sort_of(handoff_ports::SORT_KEY),
+    );
     match index {
         Some(index) => (sort_of(index.sort_attribute()), table_key),
         None => (table_key.sort.clone(), table_key),
@@ -218,7 +242,12 @@ impl Store for MemoryStore {
         Ok(table_mut(&mut tables, table)?.get(key).cloned())
     }
 
-    async fn put(&self, table: &str, item: Item, condition: Option<Condition>) -> Result<(), StoreError> {
+    async fn put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
         let mut tables = self.lock();
         let table = table_mut(&mut tables, table)?;
         let outcome = plan_put(table, item, condition.as_ref())?;
@@ -243,7 +272,12 @@ impl Store for MemoryStore {
             .ok_or_else(|| StoreError::Decode("updated item vanished".into()))
     }
 
-    async fn delete(&self, table: &str, key: &Key, condition: Option<Condition>) -> Result<(), StoreError> {
+    async fn delete(
+        &self,
+        table: &str,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
         let mut tables = self.lock();
         let table = table_mut(&mut tables, table)?;
         let outcome = plan_delete(table, key, condition.as_ref())?;
@@ -281,12 +315,18 @@ impl Store for MemoryStore {
         query.validate()?;
         let mut tables = self.lock();
         let table = table_mut(&mut tables, &query.table)?;
-        let mut matching: Vec<&Item> = table.values().filter(|i| matches_partition(i, query)).collect();
+        let mut matching: Vec<&Item> = table
+            .values()
+            .filter(|i| matches_partition(i, query))
+            .collect();
         matching.sort_by_key(|i| position(i, query.index));
         if !query.ascending {
             matching.reverse();
         }
-        let after = query.start_after.as_ref().map(|c| position(&c.0, query.index));
+        let after = query
+            .start_after
+            .as_ref()
+            .map(|c| position(&c.0, query.index));
         let remaining: Vec<&Item> = matching
             .into_iter()
             .filter(|i| match &after {
@@ -295,7 +335,11 @@ impl Store for MemoryStore {
                 Some(after) => position(i, query.index) < *after,
             })
             .collect();
-        let items: Vec<Item> = remaining.iter().take(query.limit).map(|i| (*i).clone()).collect();
+        let items: Vec<Item> = remaining
+            .iter()
+            .take(query.limit)
+            .map(|i| (*i).clone())
+            .collect();
         let next = (remaining.len() > query.limit)
             .then(|| items.last().map(|last| cursor_of(last, query.index)))
             .flatten();

@@ -141,7 +141,11 @@ mod tests {
             ("KWD", 3),
         ];
         for (code, minor) in expected {
-            assert_eq!(Currency::parse(code).unwrap().minor_units(), minor, "{code}");
+            assert_eq!(
+                Currency::parse(code).unwrap().minor_units(),
+                minor,
+                "{code}"
+            );
         }
     }
 

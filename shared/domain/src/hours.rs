@@ -26,7 +26,9 @@ pub enum HoursError {
     Negative(Decimal),
     #[error("hours may have at most {HOURS_SCALE_MAX} decimals, got {0}")]
     TooPrecise(Decimal),
-    #[error("an hour rounding increment must be above 0 and at most {HOUR_INCREMENT_MAX}, got {0}")]
+    #[error(
+        "an hour rounding increment must be above 0 and at most {HOUR_INCREMENT_MAX}, got {0}"
+    )]
     BadIncrement(Decimal),
     #[error("hours overflow")]
     Overflow,
@@ -165,7 +167,10 @@ mod tests {
             Hours::new(dec("1.00001")),
             Err(HoursError::TooPrecise(_))
         ));
-        assert!(Hours::new(dec("1.50000")).is_ok(), "trailing zeros are fine");
+        assert!(
+            Hours::new(dec("1.50000")).is_ok(),
+            "trailing zeros are fine"
+        );
         for bad in ["0", "-0.25", "8.5"] {
             assert!(HourIncrement::new(dec(bad)).is_err(), "{bad}");
         }

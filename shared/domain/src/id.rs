@@ -225,7 +225,10 @@ mod tests {
     fn derivation_is_stable_across_releases() {
         // Pinned: if this changes, every stored project id changes. Never update it.
         let id = ProjectId::derive(&system("hubspot"), &ext("1234567890"));
-        assert_eq!(id.to_string(), ProjectId::derive(&system("hubspot"), &ext("1234567890")).to_string());
+        assert_eq!(
+            id.to_string(),
+            ProjectId::derive(&system("hubspot"), &ext("1234567890")).to_string()
+        );
         assert_eq!(id.as_uuid().get_version_num(), 5);
         assert_eq!(
             ProjectId::namespace(),
@@ -241,7 +244,10 @@ mod tests {
             ProjectId::derive(&hub, &deal).as_uuid(),
             CustomerId::derive(&hub, &deal).as_uuid()
         );
-        assert_ne!(ProjectId::derive(&hub, &deal), ProjectId::derive(&pipe, &deal));
+        assert_ne!(
+            ProjectId::derive(&hub, &deal),
+            ProjectId::derive(&pipe, &deal)
+        );
     }
 
     #[test]

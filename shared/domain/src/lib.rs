@@ -12,7 +12,6 @@ pub mod money;
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};
 pub use id::{
-    BillableItemId, ContractId, CustomerId, ExternalId, IdError, InvoiceId, ProjectId,
-    SourceSystem,
+    BillableItemId, ContractId, CustomerId, ExternalId, IdError, InvoiceId, ProjectId, SourceSystem,
 };
 pub use money::{Money, MoneyError};

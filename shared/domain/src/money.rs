@@ -198,7 +198,9 @@ mod tests {
 
     #[test]
     fn mixing_currencies_is_an_error() {
-        let err = money("1", "USD").checked_add(&money("1", "EUR")).unwrap_err();
+        let err = money("1", "USD")
+            .checked_add(&money("1", "EUR"))
+            .unwrap_err();
         assert_eq!(
             err,
             MoneyError::CurrencyMismatch {
@@ -252,7 +254,10 @@ mod tests {
 
     /// Amounts up to 10^12 with up to 6 decimals: wider than any invoice line.
     fn any_amount() -> impl Strategy<Value = Decimal> {
-        (-1_000_000_000_000_000_000i128..1_000_000_000_000_000_000i128, 0u32..=6)
+        (
+            -1_000_000_000_000_000_000i128..1_000_000_000_000_000_000i128,
+            0u32..=6,
+        )
             .prop_map(|(mantissa, scale)| Decimal::from_i128_with_scale(mantissa, scale))
     }
 

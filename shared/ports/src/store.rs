@@ -378,9 +378,9 @@ pub fn validate_transaction(ops: &[WriteOp]) -> Result<(), StoreError> {
     for op in ops {
         let key = match op {
             WriteOp::Put { item, .. } => Key::of(item)?,
-            WriteOp::Update { key, .. } | WriteOp::Delete { key, .. } | WriteOp::Check { key, .. } => {
-                key.clone()
-            }
+            WriteOp::Update { key, .. }
+            | WriteOp::Delete { key, .. }
+            | WriteOp::Check { key, .. } => key.clone(),
         };
         if !seen.insert((op.table().to_owned(), key.clone())) {
             return Err(StoreError::Invalid(format!(

@@ -1,0 +1,133 @@
+//! Builds a fresh table and queues per test, on the memory adapters or on AWS endpoints.
+
+use handoff_adapters_aws::{tables, DynamoStore, SqsQueue};
+use handoff_adapters_memory::{MemoryQueue, MemoryStore};
+use handoff_ports::{AttributeValue, Item, Queue, Store};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Visibility timeout of test queues: long enough that no message reappears mid-test.
+const TEST_VISIBILITY_TIMEOUT_S: u32 = 30;
+
+#[derive(Clone)]
+pub struct Harness {
+    pub store: Arc<dyn Store>,
+    pub table: String,
+    prefix: String,
+    aws: Option<aws_config::SdkConfig>,
+}
+
+/// True when the environment names an AWS endpoint (or a real account) to test against.
+pub fn aws_configured() -> bool {
+    [
+        "AWS_ENDPOINT_URL",
+        "AWS_ENDPOINT_URL_DYNAMODB",
+        "HANDOFF_CONTRACT_AWS",
+    ]
+    .iter()
+    .any(|v| std::env::var_os(v).is_some_and(|s| !s.is_empty()))
+}
+
+fn unique(case: &str) -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    // Queue names allow 80 characters; keep room for ".fifo" and a suffix.
+    format!("contract-{}-{}", &case[..case.len().min(40)], &suffix[..8]).replace('_', "-")
+}
+
+impl Harness {
+    pub fn memory(case: &str) -> Harness {
+        let table = unique(case);
+        Harness {
+            store: Arc::new(MemoryStore::with_tables(&[&table])),
+            prefix: table.clone(),
+            table,
+            aws: None,
+        }
+    }
+
+    pub async fn aws(case: &str) -> Option<Harness> {
+        if !aws_configured() {
+            assert!(
+                std::env::var_os("HANDOFF_REQUIRE_AWS_CONTRACT").is_none(),
+                "HANDOFF_REQUIRE_AWS_CONTRACT is set but no AWS endpoint is configured \
+                 (set AWS_ENDPOINT_URL_DYNAMODB and AWS_ENDPOINT_URL_SQS, or run infra/test.sh)"
+            );
+            eprintln!("skipping AWS contract case {case}: no AWS endpoint configured");
+            return None;
+        }
+        let config = handoff_adapters_aws::load_config().await;
+        let table = unique(case);
+        let store = DynamoStore::from_config(&config);
+        tables::create_table(store.client(), &table, true)
+            .await
+            .unwrap_or_else(|e| panic!("create table {table}: {e}"));
+        wait_until_active(store.client(), &table).await;
+        Some(Harness {
+            store: Arc::new(store),
+            prefix: table.clone(),
+            table,
+            aws: Some(config),
+        })
+    }
+
+    /// A fresh queue; a name ending in `.fifo` makes a FIFO queue.
+    pub async fn queue(&self, name: &str) -> Arc<dyn Queue> {
+        let name = format!("{}-{name}", self.prefix);
+        match &self.aws {
+            None => Arc::new(MemoryQueue::new(
+                &name,
+                Duration::from_secs(TEST_VISIBILITY_TIMEOUT_S.into()),
+            )),
+            Some(config) => {
+                let client = aws_sdk_sqs::Client::new(config);
+                let url = tables::create_queue(&client, &name, TEST_VISIBILITY_TIMEOUT_S, None)
+                    .await
+                    .unwrap_or_else(|e| panic!("create queue {name}: {e}"));
+                Arc::new(SqsQueue::new(client, url))
+            }
+        }
+    }
+
+    /// Deletes the case's table (best effort: a local endpoint is thrown away anyway).
+    pub async fn cleanup(&self) {
+        if let Some(config) = &self.aws {
+            let client = aws_sdk_dynamodb::Client::new(config);
+            let _ = client.delete_table().table_name(&self.table).send().await;
+        }
+    }
+}
+
+async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
+    const POLLS_MAX: u32 = 120;
+    for _ in 0..POLLS_MAX {
+        let status = client
+            .describe_table()
+            .table_name(table)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.table)
+            .and_then(|t| t.table_status);
+        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    panic!("table {table} did not become active");
+}
+
+pub fn s(value: &str) -> AttributeValue {
+    AttributeValue::S(value.to_owned())
+}
+
+pub fn n(value: &str) -> AttributeValue {
+    AttributeValue::N(value.to_owned())
+}
+
+pub fn item(pk: &str, sk: &str, attributes: &[(&str, AttributeValue)]) -> Item {
+    let mut item = handoff_ports::Key::new(pk, sk).to_item();
+    for (name, value) in attributes {
+        item.insert((*name).to_owned(), value.clone());
+    }
+    item
+}
