@@ -8,6 +8,7 @@
 //! table and queue). Without any of these they are skipped, unless
 //! `HANDOFF_REQUIRE_AWS_CONTRACT=1` (set by the test command) makes that a failure.
 
+#[macro_use]
 mod harness;
 
 use handoff_ports::{
@@ -18,26 +19,6 @@ use harness::{item, n, s, Harness};
 use rust_decimal::Decimal;
 use std::collections::BTreeMap;
 use std::sync::Arc;
-
-macro_rules! contract_cases {
-    ($($case:ident),* $(,)?) => {
-        mod memory {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                super::$case(super::Harness::memory(stringify!($case))).await;
-            })*
-        }
-        mod aws {
-            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-            async fn $case() {
-                if let Some(harness) = super::Harness::aws(stringify!($case)).await {
-                    super::$case(harness.clone()).await;
-                    harness.cleanup().await;
-                }
-            })*
-        }
-    };
-}
 
 contract_cases!(
     conditional_put_conflict_keeps_the_first_write,

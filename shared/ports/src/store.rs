@@ -220,9 +220,9 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Transient(_) => true,
-            StoreError::TransactionCanceled { reasons } => reasons
-                .iter()
-                .any(|r| *r == CancellationReason::TransactionConflict),
+            StoreError::TransactionCanceled { reasons } => {
+                reasons.contains(&CancellationReason::TransactionConflict)
+            }
             _ => false,
         }
     }

@@ -1,3 +1,4 @@
+#![allow(dead_code)] // each test binary uses part of the harness
 //! Builds a fresh table and queues per test, on the memory adapters or on AWS endpoints.
 
 use handoff_adapters_aws::{tables, DynamoStore, SqsQueue};
@@ -7,6 +8,28 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// Visibility timeout of test queues: long enough that no message reappears mid-test.
+/// Runs each named `async fn case(h: Harness)` twice: `memory::case` on the memory
+/// adapters and `aws::case` on the AWS adapters (skipped without an endpoint).
+macro_rules! contract_cases {
+    ($($case:ident),* $(,)?) => {
+        mod memory {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                super::$case(super::Harness::memory(stringify!($case))).await;
+            })*
+        }
+        mod aws {
+            $(#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn $case() {
+                if let Some(harness) = super::Harness::aws(stringify!($case)).await {
+                    super::$case(harness.clone()).await;
+                    harness.cleanup().await;
+                }
+            })*
+        }
+    };
+}
+
 const TEST_VISIBILITY_TIMEOUT_S: u32 = 30;
 
 #[derive(Clone)]
