@@ -6,10 +6,8 @@ use aws_sdk_sqs::types::{
     MessageAttributeValue, MessageSystemAttributeName, SendMessageBatchRequestEntry,
 };
 use aws_sdk_sqs::Client;
-use handoff_ports::queue::{validate_outgoing, RECEIVE_WAIT_S_MAX};
-use handoff_ports::{
-    OutgoingMessage, Queue, QueueError, ReceivedMessage, RECEIVE_BATCH_MAX, SEND_BATCH_MAX,
-};
+use handoff_ports::queue::{validate_outgoing, validate_receive};
+use handoff_ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, SEND_BATCH_MAX};
 use std::collections::BTreeMap;
 
 #[derive(Debug, Clone)]
@@ -138,11 +136,7 @@ impl Queue for SqsQueue {
     }
 
     async fn receive(&self, max: usize, wait_s: u32) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max > RECEIVE_BATCH_MAX || wait_s > RECEIVE_WAIT_S_MAX {
-            return Err(QueueError::Invalid(format!(
-                "receive takes 1..={RECEIVE_BATCH_MAX} messages and waits at most {RECEIVE_WAIT_S_MAX} s"
-            )));
-        }
+        validate_receive(max, wait_s)?;
         let output = self
             .client
             .receive_message()

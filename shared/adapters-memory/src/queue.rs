@@ -8,8 +8,8 @@
 //!   not deleted moves there on the next receive.
 
 use async_trait::async_trait;
-use handoff_ports::queue::{validate_outgoing, RECEIVE_WAIT_S_MAX};
-use handoff_ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage, RECEIVE_BATCH_MAX};
+use handoff_ports::queue::{validate_outgoing, validate_receive};
+use handoff_ports::{OutgoingMessage, Queue, QueueError, ReceivedMessage};
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
@@ -223,11 +223,7 @@ impl Queue for MemoryQueue {
     }
 
     async fn receive(&self, max: usize, wait_s: u32) -> Result<Vec<ReceivedMessage>, QueueError> {
-        if max == 0 || max > RECEIVE_BATCH_MAX || wait_s > RECEIVE_WAIT_S_MAX {
-            return Err(QueueError::Invalid(format!(
-                "receive takes 1..={RECEIVE_BATCH_MAX} messages and waits at most {RECEIVE_WAIT_S_MAX} s"
-            )));
-        }
+        validate_receive(max, wait_s)?;
         let deadline = Instant::now() + Duration::from_secs(u64::from(wait_s));
         loop {
             let arrived = self.arrived.notified();

@@ -8,6 +8,7 @@ pub mod currency;
 pub mod hours;
 pub mod id;
 pub mod money;
+pub mod problems;
 
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};
@@ -15,3 +16,4 @@ pub use id::{
     BillableItemId, ContractId, CustomerId, ExternalId, IdError, InvoiceId, ProjectId, SourceSystem,
 };
 pub use money::{Money, MoneyError};
+pub use problems::{Problem, ProblemList, Problems};

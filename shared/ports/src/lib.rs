@@ -5,10 +5,12 @@
 //! suite (`tests/tests/contract.rs`) holds both to the behaviour described here.
 
 pub mod clock;
+pub mod crm;
 pub mod queue;
 pub mod store;
 
 pub use clock::{Clock, SystemClock};
+pub use crm::{CrmAccount, CrmClient, CrmDeal, CrmError, CrmLineItem};
 pub use queue::{
     OutgoingMessage, Queue, QueueError, ReceivedMessage, RECEIVE_BATCH_MAX, SEND_BATCH_MAX,
 };

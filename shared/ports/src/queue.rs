@@ -118,3 +118,13 @@ pub fn validate_outgoing(fifo: bool, message: &OutgoingMessage) -> Result<(), Qu
         )),
     }
 }
+
+/// Checks receive arguments against SQS's limits, for both adapters.
+pub fn validate_receive(max: usize, wait_s: u32) -> Result<(), QueueError> {
+    if max == 0 || max > RECEIVE_BATCH_MAX || wait_s > RECEIVE_WAIT_S_MAX {
+        return Err(QueueError::Invalid(format!(
+            "receive takes 1..={RECEIVE_BATCH_MAX} messages and waits at most {RECEIVE_WAIT_S_MAX} s"
+        )));
+    }
+    Ok(())
+}
