@@ -209,6 +209,17 @@ canonical_id!(
     "billable-item"
 );
 
+canonical_id!(
+    /// A milestone: derived from its project and its place in the plan.
+    MilestoneId,
+    "milestone"
+);
+canonical_id!(
+    /// A change request raised by an amended deal: derived from the project and the new terms.
+    ChangeRequestId,
+    "change-request"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -4,11 +4,19 @@
 //! unit- and property-tested in microseconds, and the Lambda handlers, the local runner and
 //! the adapters all call the same code (DESIGN §2).
 
+pub mod amendment;
+pub mod catalog;
 pub mod currency;
+pub mod deal;
 pub mod hours;
 pub mod id;
+pub mod identity;
+pub mod indicators;
 pub mod money;
 pub mod problems;
+pub mod project;
+pub mod rates;
+pub mod schedule;
 
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};

@@ -100,6 +100,14 @@ impl ProblemList {
         }
     }
 
+    /// Every recorded problem (for a caller whose own checks also failed; never empty).
+    pub fn into_problems(self) -> Problems {
+        match self.finish(|| ()) {
+            Err(problems) => problems,
+            Ok(()) => Problems(vec![Problem::new("", "the input is incomplete")]),
+        }
+    }
+
     /// `Ok(value)` when nothing was recorded, else every problem.
     pub fn finish<T>(self, value: impl FnOnce() -> T) -> Result<T, Problems> {
         if self.problems.is_empty() {
