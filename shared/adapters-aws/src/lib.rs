@@ -5,9 +5,11 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` (or `AWS_ENDPOINT_URL`) point them
 //! at DynamoDB Local, moto or LocalStack without code changes.
 
+pub mod crm;
 mod dynamo;
 mod errors;
 mod expression;
+pub mod secrets;
 mod sqs;
 pub mod tables;
 

@@ -7,9 +7,11 @@
 
 mod clock;
 mod condition;
+mod crm;
 mod queue;
 mod store;
 
 pub use clock::ManualClock;
+pub use crm::MemoryCrm;
 pub use queue::MemoryQueue;
 pub use store::MemoryStore;

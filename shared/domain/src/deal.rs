@@ -83,6 +83,8 @@ pub struct LineItemInput {
     pub unit_price: Option<String>,
     /// Percent, `"10"` = 10 %.
     pub discount_percent: Option<String>,
+    /// An absolute discount on the whole line (some CRMs send this instead of a percent).
+    pub discount_amount: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -177,7 +179,10 @@ pub struct Contact {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Customer {
     pub external_id: ExternalId,
+    /// The CRM's name for the account, or `<system> account <id>` when the CRM did not
+    /// send one (Salesforce outbound messages carry only the account id).
     pub name: String,
+    pub name_known: bool,
     pub domain: Option<String>,
     pub billing_contact: Option<Contact>,
     pub tax_jurisdiction: Option<String>,
@@ -193,6 +198,7 @@ pub struct LineItem {
     pub unit_price: Money,
     #[serde(with = "rust_decimal::serde::str")]
     pub discount_percent: Decimal,
+    pub discount_amount: Option<Money>,
     /// quantity × unit price − discount, rounded once to the currency's minor unit.
     pub net: Money,
 }
@@ -285,7 +291,7 @@ pub fn validate(input: &DealInput, catalog: &Catalog) -> Result<Deal, Problems> 
     let deal_id = deal_id.and_then(|s| p.check("crm.deal_id", ExternalId::new(&s)));
     let currency = p.require("deal.currency", non_blank(input.deal.currency.as_ref()));
     let currency = currency.and_then(|c| p.check("deal.currency", Currency::parse(&c)));
-    let customer = customer(&input.customer, &mut p);
+    let customer = customer(&input.customer, system.as_ref(), &mut p);
     let name = p.require("deal.name", non_blank(input.deal.name.as_ref()));
     let amount = input
         .deal
@@ -346,14 +352,18 @@ pub fn validate(input: &DealInput, catalog: &Catalog) -> Result<Deal, Problems> 
     }
 }
 
-fn customer(input: &CustomerInput, p: &mut ProblemList) -> Option<Customer> {
+fn customer(
+    input: &CustomerInput,
+    system: Option<&SourceSystem>,
+    p: &mut ProblemList,
+) -> Option<Customer> {
     let external_id = p.require(
         "customer.external_id",
         non_blank(input.external_id.as_ref()),
     );
     let external_id =
         external_id.and_then(|s| p.check("customer.external_id", ExternalId::new(&s)));
-    let name = p.require("customer.name", non_blank(input.name.as_ref()));
+    let name = non_blank(input.name.as_ref());
     let billing_contact = input.billing_contact.as_ref().and_then(|c| {
         let email = p.require(
             "customer.billing_contact.email",
@@ -367,9 +377,17 @@ fn customer(input: &CustomerInput, p: &mut ProblemList) -> Option<Customer> {
             email,
         })
     });
+    let external_id = external_id?;
+    let placeholder = || {
+        format!(
+            "{} account {external_id}",
+            system.map_or("CRM", |s| s.as_str())
+        )
+    };
     Some(Customer {
-        external_id: external_id?,
-        name: name?,
+        name_known: name.is_some(),
+        name: name.unwrap_or_else(placeholder),
+        external_id,
         domain: non_blank(input.domain.as_ref()).map(|d| d.to_lowercase()),
         billing_contact,
         tax_jurisdiction: non_blank(input.tax_jurisdiction.as_ref()),
@@ -423,40 +441,66 @@ fn line_items(
         if discount.is_some_and(|d| d < Decimal::ZERO || d > Decimal::ONE_HUNDRED) {
             p.push(at("discount_percent"), "must be between 0 and 100");
         }
+        let discount_amount = input
+            .discount_amount
+            .as_ref()
+            .and_then(|d| p.check(at("discount_amount"), parse_decimal(d)));
+        if discount_amount.is_some_and(|d| d < Decimal::ZERO) {
+            p.push(at("discount_amount"), "must not be negative");
+        }
+        if discount_amount.is_some() && input.discount_percent.is_some() {
+            p.push(
+                at("discount_amount"),
+                "give a discount percent or amount, not both",
+            );
+        }
         if let (Some(sku), Some(quantity), Some(price), Some(discount), Some(currency)) =
             (sku, quantity, price, discount, currency)
         {
             let unit_price = Money::new(price, currency);
-            match line_net(unit_price, quantity, discount) {
+            let discount_amount = discount_amount.map(|d| Money::new(d, currency));
+            match line_net(unit_price, quantity, discount, discount_amount) {
                 Ok(net) => items.push(LineItem {
                     sku,
                     name: non_blank(input.name.as_ref()),
                     quantity,
                     unit_price,
                     discount_percent: discount,
+                    discount_amount,
                     net,
                 }),
-                Err(e) => p.push(at("unit_price"), e),
+                Err(e) => p.push(at("discount_amount"), e),
             }
         }
     }
     items
 }
 
-/// A line's net: quantity × unit price, less the discount, rounded once (DESIGN §4.2).
+/// A line's net: quantity × unit price, less the discount (a percent, or an amount off the
+/// line), rounded once to the currency's minor unit (DESIGN §4.2).
 pub fn line_net(
     unit_price: Money,
     quantity: Decimal,
     discount_percent: Decimal,
+    discount_amount: Option<Money>,
 ) -> Result<Money, String> {
-    let keep = (Decimal::ONE_HUNDRED - discount_percent) / Decimal::ONE_HUNDRED;
     let gross = unit_price
         .checked_mul(quantity)
         .map_err(|e| e.to_string())?;
-    Ok(gross
-        .checked_mul(keep)
-        .map_err(|e| e.to_string())?
-        .round_to_minor_units())
+    let net = match discount_amount {
+        Some(off) => {
+            let net = gross.checked_sub(&off).map_err(|e| e.to_string())?;
+            if net.is_negative() {
+                return Err(format!("discount {off} exceeds the line's {gross}"));
+            }
+            net
+        }
+        None => {
+            let keep = (Decimal::ONE_HUNDRED - discount_percent) / Decimal::ONE_HUNDRED;
+            gross.checked_mul(keep).map_err(|e| e.to_string())?
+        }
+    };
+    Ok(net.round_to_minor_units())
 }
 
 fn scope(
@@ -644,4 +688,52 @@ fn billing(
         expense_markup_percent: markup.unwrap_or_default(),
         rate_overrides,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn usd(s: &str) -> Money {
+        Money::new(s.parse().unwrap(), Currency::parse("USD").unwrap())
+    }
+
+    #[test]
+    fn line_net_rounds_once_after_the_discount() {
+        let net = line_net(
+            usd("33.333"),
+            "3".parse().unwrap(),
+            "10".parse().unwrap(),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            net.to_string(),
+            "90.00 USD",
+            "99.999 less 10 % = 89.9991 → 90.00"
+        );
+        let off = line_net(
+            usd("1500.00"),
+            "2".parse().unwrap(),
+            Decimal::ZERO,
+            Some(usd("250.005")),
+        )
+        .unwrap();
+        assert_eq!(off.to_string(), "2750.00 USD", "2749.995 rounds half up");
+        assert!(line_net(usd("10"), Decimal::ONE, Decimal::ZERO, Some(usd("11"))).is_err());
+    }
+
+    #[test]
+    fn dates_as_crms_send_them() {
+        let want: NaiveDate = "2025-02-28".parse().unwrap();
+        for text in [
+            "2025-02-28",
+            "2025-02-28T16:35:02.296Z",
+            "2025-02-28 16:35:02",
+        ] {
+            assert_eq!(parse_date(text), Ok(want), "{text}");
+        }
+        assert!(parse_date("28/02/2025").is_err());
+        assert!(parse_date("").is_err());
+    }
 }

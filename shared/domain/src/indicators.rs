@@ -203,6 +203,17 @@ pub fn kickoff_readiness(deal: &Deal) -> Vec<ReadinessItem> {
     let lines_total = Money::sum(deal.currency, deal.line_items.iter().map(|l| &l.net));
     vec![
         item(
+            "Customer known by name",
+            if deal.customer.name_known {
+                Ok(deal.customer.name.clone())
+            } else {
+                Err(format!(
+                    "the CRM sent only an account id; shown as {:?}",
+                    deal.customer.name
+                ))
+            },
+        ),
+        item(
             "Billing contact named",
             deal.customer
                 .billing_contact

@@ -21,7 +21,8 @@ pub mod schedule;
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};
 pub use id::{
-    BillableItemId, ContractId, CustomerId, ExternalId, IdError, InvoiceId, ProjectId, SourceSystem,
+    BillableItemId, ChangeRequestId, ContractId, CustomerId, ExternalId, IdError, InvoiceId,
+    MilestoneId, ProjectId, SourceSystem,
 };
 pub use money::{Money, MoneyError};
 pub use problems::{Problem, ProblemList, Problems};

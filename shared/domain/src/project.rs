@@ -8,7 +8,7 @@
 //!   effort model for that SKU, each in the phase where the offering puts that role's work.
 //!   Deliverables with estimates and no SKU add tasks in a `Delivery` phase.
 //! - Without a scoped start, the plan starts on the first working day two weeks after the
-//!   close (or conversion) date; without a target end, it lasts as many weeks as the total
+//!   close date, or after the conversion date when that is later; without a target end, it lasts as many weeks as the total
 //!   hours need at [`PLANNING_HOURS_PER_ROLE_WEEK`] per distinct role (at least one).
 //! - Phases run one after another over the plan's working days, in proportion to hours.
 //! - Role demand spreads each task's hours evenly over its phase's working days (to the
@@ -312,7 +312,9 @@ fn plan_dates(
     total_hours: Decimal,
     converted_on: NaiveDate,
 ) -> (NaiveDate, NaiveDate) {
-    let anchor = deal.closed_on.unwrap_or(converted_on);
+    // A deal converted long after it closed (a late or replayed webhook) starts from the
+    // conversion, not in the past.
+    let anchor = deal.closed_on.unwrap_or(converted_on).max(converted_on);
     let start = next_working_day(
         deal.scope
             .start_date

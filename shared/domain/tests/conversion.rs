@@ -170,8 +170,8 @@ fn a_deal_with_gaps_converts_with_a_low_score_and_named_gaps() {
     assert_eq!(clarity.score, 10);
     assert_eq!(
         p.start_date,
-        "2026-12-08".parse().unwrap(),
-        "two weeks after the close, on a working day"
+        "2026-12-10".parse().unwrap(),
+        "two weeks after the conversion (later than the close)"
     );
     assert_eq!(
         p.contract.billing.model,
@@ -197,7 +197,7 @@ fn a_deal_with_gaps_converts_with_a_low_score_and_named_gaps() {
 fn validation_lists_every_problem_with_its_path() {
     let mut bad = input("acme-website");
     bad.deal.currency = Some("USDX".into());
-    bad.customer.name = None;
+    bad.customer.external_id = Some("   ".into());
     bad.line_items[0].sku = Some("NOT-SOLD".into());
     bad.line_items[1].quantity = Some("-1".into());
     bad.scope.start_date = Some("2027-04-01".into());
@@ -207,7 +207,7 @@ fn validation_lists_every_problem_with_its_path() {
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     for expected in [
         "deal.currency",
-        "customer.name",
+        "customer.external_id",
         "line_items[0].sku",
         "line_items[1].quantity",
         "scope.target_end_date",

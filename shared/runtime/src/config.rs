@@ -33,6 +33,12 @@ impl EnvReader {
         }
     }
 
+    /// Sets a variable (secrets fetched at cold start, the local runner's defaults); it
+    /// wins over the process environment.
+    pub fn set(&mut self, name: &str, value: impl Into<String>) {
+        self.values.insert(name.to_owned(), value.into());
+    }
+
     /// A variable that must be set and non-empty.
     pub fn required(&mut self, name: &str) -> String {
         match self.values.get(name).map(|v| v.trim()) {

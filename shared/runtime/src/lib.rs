@@ -6,6 +6,7 @@ pub mod error;
 pub mod idempotency;
 pub mod sqs_batch;
 pub mod telemetry;
+pub mod webhook_auth;
 
 pub use config::{CommonConfig, ConfigError, EnvReader};
 pub use error::{ErrorBody, ErrorDetail, Failure};
