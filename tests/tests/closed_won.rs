@@ -229,6 +229,8 @@ contract_cases!(
     hubspot_win_is_fetched_and_converted,
     pipedrive_v1_win_with_basic_auth,
     salesforce_acknowledges_and_converts_only_wins,
+    near_duplicate_customers_are_flagged_not_merged,
+    a_crash_before_the_event_is_sent_is_healed_by_the_retry,
 );
 
 async fn ten_concurrent_deliveries_make_one_project_and_one_event(h: Harness) {
@@ -558,4 +560,126 @@ async fn salesforce_acknowledges_and_converts_only_wins(h: Harness) {
 fn base64_encode(text: &str) -> String {
     use base64::Engine;
     base64::engine::general_purpose::STANDARD.encode(text)
+}
+
+async fn near_duplicate_customers_are_flagged_not_merged(h: Harness) {
+    let s = setup(h).await;
+    let (status, first) =
+        status_and_json(&handle(&s.app, signed_crm(&s, &seed("deals/globex-data.json"))).await);
+    assert_eq!(status, 202, "{first}");
+    // The same company arrives from another CRM as "Globex LLC": another canonical customer,
+    // flagged with the first one's id for a data steward.
+    let mut other: Value = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    other["crm"] = json!({"system": "hubspot", "deal_id": "5550001"});
+    other["customer"]["external_id"] = json!("company-123");
+    other["customer"]["name"] = json!("GLOBEX LLC");
+    other["customer"]["domain"] = json!("www.globex.example");
+    let (status, second) =
+        status_and_json(&handle(&s.app, signed_crm(&s, &other.to_string())).await);
+    assert_eq!(status, 202, "{second}");
+    let first_customer = first["results"][0]["customer_id"].as_str().unwrap();
+    let second_customer = second["results"][0]["customer_id"].as_str().unwrap();
+    assert_ne!(first_customer, second_customer, "never merged");
+    let candidates = second["results"][0]["duplicate_candidates"]
+        .as_array()
+        .unwrap();
+    assert_eq!(candidates.len(), 1, "{second}");
+    assert_eq!(candidates[0]["customer_id"], first_customer);
+    let flag = Key::new(
+        format!("CUSTOMER#{second_customer}"),
+        format!("DUPLICATE#{first_customer}"),
+    );
+    assert!(
+        s.h.store.get(&s.h.table, &flag).await.unwrap().is_some(),
+        "a steward can find the flag"
+    );
+    // A third deal of the first customer adds no flag and no duplicate candidates.
+    let mut third: Value = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    third["crm"]["deal_id"] = json!("1188");
+    let (_, third) = status_and_json(&handle(&s.app, signed_crm(&s, &third.to_string())).await);
+    assert!(
+        third["results"][0].get("duplicate_candidates").is_none(),
+        "{third}"
+    );
+}
+
+/// A queue whose first `failures` sends fail: the crash between the transaction and the
+/// event.
+struct FlakyQueue {
+    inner: Arc<dyn Queue>,
+    failures: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl Queue for FlakyQueue {
+    fn name(&self) -> &str {
+        self.inner.name()
+    }
+    fn is_fifo(&self) -> bool {
+        self.inner.is_fifo()
+    }
+    async fn send(
+        &self,
+        messages: Vec<handoff_ports::OutgoingMessage>,
+    ) -> Result<Vec<String>, handoff_ports::QueueError> {
+        let left = self.failures.load(std::sync::atomic::Ordering::SeqCst);
+        if left > 0 {
+            self.failures
+                .store(left - 1, std::sync::atomic::Ordering::SeqCst);
+            return Err(handoff_ports::QueueError::Transient(
+                "connection reset".into(),
+            ));
+        }
+        self.inner.send(messages).await
+    }
+    async fn receive(
+        &self,
+        max: usize,
+        wait_s: u32,
+    ) -> Result<Vec<handoff_ports::ReceivedMessage>, handoff_ports::QueueError> {
+        self.inner.receive(max, wait_s).await
+    }
+    async fn delete(&self, receipt: &str) -> Result<(), handoff_ports::QueueError> {
+        self.inner.delete(receipt).await
+    }
+}
+
+async fn a_crash_before_the_event_is_sent_is_healed_by_the_retry(h: Harness) {
+    let mut s = setup(h).await;
+    let flaky: Arc<dyn Queue> = Arc::new(FlakyQueue {
+        inner: s.events.clone(),
+        failures: 1.into(),
+    });
+    s.app.converter.events = flaky;
+    let body = seed("deals/acme-website.json");
+    let (status, json) = status_and_json(&handle(&s.app, signed_crm(&s, &body)).await);
+    assert_eq!(status, 503, "the CRM is told to retry: {json}");
+    assert_eq!(json["error"]["code"], "queue_unavailable");
+    let project = project_of("hubspot", "33108462948");
+    let stored =
+        s.h.store
+            .get(
+                &s.h.table,
+                &Key::new(format!("PROJECT#{project}"), "PROJECT"),
+            )
+            .await
+            .unwrap();
+    assert!(
+        stored.is_some(),
+        "the project was committed before the send failed"
+    );
+    assert!(
+        drain(&s.events).await.is_empty(),
+        "no event yet: it waits in the outbox"
+    );
+    // The CRM retries the same delivery: no second project, the pending event goes out.
+    let (status, json) = status_and_json(&handle(&s.app, signed_crm(&s, &body)).await);
+    assert_eq!(status, 202, "{json}");
+    assert_eq!(json["results"][0]["status"], "already_converted");
+    let events = drain(&s.events).await;
+    assert_eq!(events.len(), 1, "{events:?}");
+    assert_eq!(events[0].project_id, project);
+    // And once more: nothing new is sent.
+    handle(&s.app, signed_crm(&s, &body)).await;
+    assert!(drain(&s.events).await.is_empty());
 }

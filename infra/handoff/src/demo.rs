@@ -1,159 +1,302 @@
-//! The embedded demo. Every step calls the shared crates; none re-implements a rule.
+//! The embedded demo: every sample deal is signed and delivered as a webhook to the
+//! converter's real handler, on the memory adapters. Nothing here re-implements a rule;
+//! it only wires, delivers and reports.
 
-use anyhow::Context;
-use handoff_adapters_memory::{ManualClock, MemoryQueue, MemoryStore};
-use handoff_domain::{Currency, ExternalId, HourIncrement, Hours, Money, ProjectId, SourceSystem};
-use handoff_ports::store::to_item;
-use handoff_ports::{Clock, Condition, OutgoingMessage, Queue, Store};
-use handoff_runtime::{Idempotency, IdempotencyError, RunError};
-use rust_decimal::Decimal;
-use serde::{Deserialize, Serialize};
+use crate::report;
+use anyhow::{bail, Context};
+use chrono::{NaiveDate, TimeZone, Utc};
+use closed_won_converter::config::WebhookConfig;
+use closed_won_converter::http::{handle, App};
+use closed_won_converter::reference;
+use closed_won_converter::service::{project_key, Converter};
+use handoff_adapters_memory::{ManualClock, MemoryCrm, MemoryQueue, MemoryStore};
+use handoff_domain::project::ProjectSkeleton;
+use handoff_ports::{AttributeValue, Clock, CrmAccount, CrmDeal, CrmLineItem, Store};
+use handoff_runtime::webhook_auth::{sign_handoff, sign_hubspot_v3, WebhookSecret};
+use handoff_runtime::Idempotency;
+use lambda_http::http::Request;
+use lambda_http::Body;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 const MAIN_TABLE: &str = "handoff";
 const IDEMPOTENCY_TABLE: &str = "handoff-idempotency";
+/// Demo-only credentials: the demo signs its own deliveries.
+const DEMO_CRM_SECRET: &str = "demo-crm-webhook-secret";
+const DEMO_HUBSPOT_SECRET: &str = "demo-hubspot-client-secret";
+const DEMO_BASE_URL: &str = "http://127.0.0.1:8080";
+/// Sample deal files delivered through the generic webhook, in order.
+const SAMPLE_DEALS: &[&str] = &[
+    "acme-website.json",
+    "globex-data.json",
+    "initech-support.json",
+];
 
-#[derive(Debug, Serialize)]
-struct WonDeal<'a> {
-    system: &'a str,
-    deal_id: &'a str,
-    amount: &'a str,
+struct Demo {
+    app: App,
+    store: Arc<MemoryStore>,
+    events: Arc<MemoryQueue>,
+    clock: Arc<ManualClock>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
-struct Converted {
-    project_id: String,
-}
-
-pub async fn run() -> anyhow::Result<()> {
-    println!("handoff demo (embedded, memory adapters)\n");
-    canonical_ids()?;
-    exact_money()?;
-    exactly_once().await?;
-    ordered_delivery().await?;
-    println!("\nThe converter, capacity, billing and invoicing steps join this demo as they land.");
-    Ok(())
-}
-
-fn canonical_ids() -> anyhow::Result<()> {
-    let hubspot = SourceSystem::new("hubspot")?;
-    let deal = ExternalId::new("1234567890")?;
-    let first = ProjectId::derive(&hubspot, &deal);
-    let retry = ProjectId::derive(&hubspot, &deal);
-    println!("1. canonical ids: HubSpot deal 1234567890 -> project {first}");
-    anyhow::ensure!(
-        first == retry,
-        "a retried deal must land on the same project"
-    );
-    println!("   a re-delivered webhook derives the same id: {retry}");
-    Ok(())
-}
-
-fn exact_money() -> anyhow::Result<()> {
-    let usd = Currency::parse("USD")?;
-    let logged = Hours::new(Decimal::new(3710, 2))?; // 37.10 h
-    let billed = logged.billable(Some(HourIncrement::new(Decimal::new(25, 2))?))?;
-    let rate = Money::new(Decimal::new(14_550, 2), usd);
-    let line = rate.checked_mul(billed.value())?.round_to_minor_units();
+pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::Result<()> {
+    let demo = build(seed, today)?;
     println!(
-        "2. exact money: {logged} logged, billed as {billed} (0.25 h increments) x {rate} = {line}"
+        "handoff demo: embedded, memory adapters, seed {}, today {today}\n",
+        seed.display()
     );
-    for (amount, code) in [("1234.5", "JPY"), ("7.0005", "KWD"), ("2.675", "EUR")] {
-        let money = Money::new(amount.parse()?, Currency::parse(code)?);
+    println!("== Deliveries (signed webhooks through the converter's handler)");
+    let mut project_ids = Vec::new();
+    for file in SAMPLE_DEALS {
+        let body = std::fs::read_to_string(seed.join("deals").join(file))
+            .with_context(|| format!("read sample deal {file}"))?;
+        let (status, answer) = demo.deliver_crm(&body).await;
         println!(
-            "   {money} rounds half-up to {}",
-            money.round_to_minor_units()
+            "  POST /webhooks/crm      {file:<24} -> {status} {}",
+            summary(&answer)
         );
+        project_ids.extend(result_ids(&answer));
+    }
+    let (status, answer) = demo.deliver_hubspot().await;
+    println!(
+        "  POST /webhooks/hubspot  deal 77001 closedwon     -> {status} {}",
+        summary(&answer)
+    );
+    project_ids.extend(result_ids(&answer));
+    let retry = std::fs::read_to_string(seed.join("deals").join(SAMPLE_DEALS[0]))?;
+    let (status, answer) = demo.deliver_crm(&retry).await;
+    println!(
+        "  POST /webhooks/crm      {:<24} -> {status} {} (a CRM retry)",
+        SAMPLE_DEALS[0],
+        summary(&answer)
+    );
+    let mut amended: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        seed.join("deals").join(SAMPLE_DEALS[1]),
+    )?)?;
+    amended["deal"]["amount"] = "110000.00".into();
+    let (status, answer) = demo.deliver_crm(&amended.to_string()).await;
+    println!(
+        "  POST /webhooks/crm      {:<24} -> {status} {} (amended after the win)",
+        SAMPLE_DEALS[1],
+        summary(&answer)
+    );
+    let forged = sign_handoff(
+        &secret("not-the-secret"),
+        demo.clock.now_epoch_s(),
+        retry.as_bytes(),
+    );
+    let status = demo
+        .post(
+            "/webhooks/crm",
+            &[("handoff-signature", forged.as_str())],
+            &retry,
+        )
+        .await
+        .0;
+    println!("  POST /webhooks/crm      forged signature         -> {status} (nothing stored)");
+
+    let events = demo.events.peek_all();
+    println!(
+        "\n== project-events: {} ProjectConverted event(s) for {} project(s)",
+        events.len(),
+        project_ids.len()
+    );
+    if events.len() != project_ids.len() {
+        bail!("expected one event per project, got {}", events.len());
+    }
+    let mut skeletons = Vec::new();
+    for id in &project_ids {
+        let skeleton = demo.skeleton(id).await?;
+        report::print_project(&skeleton);
+        skeletons.push(skeleton);
+    }
+    if let Some(dir) = out {
+        report::write_artifacts(dir, &skeletons, &demo.store)?;
+        println!("\nArtifacts written to {}", dir.display());
     }
     Ok(())
 }
 
-async fn exactly_once() -> anyhow::Result<()> {
+fn secret(s: &str) -> WebhookSecret {
+    WebhookSecret::new(s.to_owned()).expect("demo secrets are not empty")
+}
+
+fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
+    let reference = reference::from_dir(seed).map_err(|p| anyhow::anyhow!("seed data: {p}"))?;
+    let noon = today.and_hms_opt(12, 0, 0).context("demo date")?;
+    let clock = Arc::new(ManualClock::new(Utc.from_utc_datetime(&noon)));
     let store = Arc::new(MemoryStore::with_tables(&[MAIN_TABLE, IDEMPOTENCY_TABLE]));
-    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(chrono::Utc::now()));
-    let idempotency = Idempotency::new(
-        store.clone(),
-        clock,
-        IDEMPOTENCY_TABLE,
-        "closed-won-converter",
-        86_400,
-    );
-    let deal = WonDeal {
-        system: "hubspot",
-        deal_id: "1234567890",
-        amount: "48000.00",
-    };
-    let project_id = ProjectId::derive(
-        &SourceSystem::new(deal.system)?,
-        &ExternalId::new(deal.deal_id)?,
-    );
-    for delivery in 1..=3 {
-        let store = store.clone();
-        let converted: Converted = idempotency
-            .run("hubspot:1234567890", &deal, None, || async move {
-                let record = serde_json::json!({"PK": format!("PROJECT#{project_id}"), "SK": "PROJECT", "version": 1});
-                store.put(MAIN_TABLE, to_item(&record)?, Some(Condition::NotExists)).await?;
-                Ok::<_, handoff_ports::StoreError>(Converted { project_id: project_id.to_string() })
-            })
-            .await
-            .map_err(|e| anyhow::anyhow!("{e}"))?;
-        println!(
-            "3. delivery {delivery} of the won deal -> project {}",
-            converted.project_id
-        );
-    }
-    let projects = store.scan(MAIN_TABLE).len();
-    println!("   projects stored: {projects} (three deliveries, one project)");
-    anyhow::ensure!(projects == 1, "duplicate project");
-    let amended = WonDeal {
-        amount: "52000.00",
-        ..deal
-    };
-    let reused = idempotency
-        .run::<Converted, String, _, _>("hubspot:1234567890", &amended, None, || async {
-            Ok(Converted {
-                project_id: String::new(),
-            })
-        })
-        .await;
-    anyhow::ensure!(
-        matches!(
-            reused,
-            Err(RunError::Idempotency(IdempotencyError::KeyReused))
+    let events = Arc::new(MemoryQueue::new("project-events", Duration::from_secs(180)));
+    let converter = Converter {
+        store: store.clone(),
+        events: events.clone(),
+        clock: clock.clone(),
+        idempotency: Idempotency::new(
+            store.clone(),
+            clock.clone(),
+            IDEMPOTENCY_TABLE,
+            "closed-won-converter",
+            86_400,
         ),
-        "reuse must be refused"
-    );
-    println!("   the same delivery key with another payload is refused (HTTP 409)");
-    Ok(())
+        reference: Arc::new(reference),
+        main_table: MAIN_TABLE.into(),
+    };
+    let webhooks = WebhookConfig {
+        crm_secrets: vec![secret(DEMO_CRM_SECRET)],
+        hubspot_client_secret: Some(secret(DEMO_HUBSPOT_SECRET)),
+        hubspot_closed_won_stages: vec!["closedwon".into()],
+        public_base_url: Some(DEMO_BASE_URL.into()),
+        ..WebhookConfig::default()
+    };
+    let app = App {
+        converter,
+        webhooks: Arc::new(webhooks),
+        hubspot: Some(Arc::new(MemoryCrm::with_deals([hubspot_sample()]))),
+        pipedrive: None,
+        clock: clock.clone(),
+    };
+    Ok(Demo {
+        app,
+        store,
+        events,
+        clock,
+    })
 }
 
-async fn ordered_delivery() -> anyhow::Result<()> {
-    let queue = MemoryQueue::new("delivery-signals.fifo", Duration::from_secs(30));
-    let mut signals = Vec::new();
-    for week in 1..=3 {
-        for project in ["website", "erp"] {
-            signals.push(
-                OutgoingMessage::new(format!("{project}: timesheet week {week}"))
-                    .in_group(project, format!("{project}-{week}")),
-            );
+/// The HubSpot deal the demo's HubSpot "API" (a memory CRM) returns for deal 77001.
+fn hubspot_sample() -> CrmDeal {
+    CrmDeal {
+        system: "hubspot".into(),
+        deal_id: "77001".into(),
+        name: Some("Hooli discovery".into()),
+        amount: Some("9800.00".into()),
+        currency: Some("USD".into()),
+        created_at: Some("2026-11-02T10:00:00Z".into()),
+        closed_at: Some("2026-11-25T15:00:00Z".into()),
+        stage: Some("closedwon".into()),
+        is_won: Some(true),
+        account: Some(CrmAccount {
+            id: "company-4410".into(),
+            name: Some("Hooli Inc.".into()),
+            domain: Some("hooli.example".into()),
+        }),
+        line_items: vec![CrmLineItem {
+            id: "li-1".into(),
+            name: Some("Discovery workshop".into()),
+            sku: Some("DISCOVERY-WORKSHOP".into()),
+            quantity: Some("1".into()),
+            unit_price: Some("9800.00".into()),
+            ..Default::default()
+        }],
+        ..Default::default()
+    }
+}
+
+impl Demo {
+    async fn post(
+        &self,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> (u16, serde_json::Value) {
+        let mut request = Request::builder()
+            .method("POST")
+            .uri(format!("{DEMO_BASE_URL}{path}"));
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
+            .body(Body::Text(body.to_owned()))
+            .unwrap_or_default();
+        let response = handle(&self.app, request).await;
+        let text = match response.body() {
+            Body::Text(t) => t.clone(),
+            _ => String::new(),
+        };
+        (
+            response.status().as_u16(),
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::Null),
+        )
+    }
+
+    async fn deliver_crm(&self, body: &str) -> (u16, serde_json::Value) {
+        let signature = sign_handoff(
+            &secret(DEMO_CRM_SECRET),
+            self.clock.now_epoch_s(),
+            body.as_bytes(),
+        );
+        self.post(
+            "/webhooks/crm",
+            &[("handoff-signature", signature.as_str())],
+            body,
+        )
+        .await
+    }
+
+    async fn deliver_hubspot(&self) -> (u16, serde_json::Value) {
+        let body = serde_json::json!([{
+            "objectId": 77001, "propertyName": "dealstage", "propertyValue": "closedwon", "eventId": 1,
+            "subscriptionId": 1, "portalId": 62515, "appId": 1, "occurredAt": self.clock.now_epoch_ms(),
+            "subscriptionType": "deal.propertyChange", "attemptNumber": 0, "changeSource": "CRM_UI"
+        }])
+        .to_string();
+        let timestamp = self.clock.now_epoch_ms().to_string();
+        let uri = format!("{DEMO_BASE_URL}/webhooks/hubspot");
+        let signature = sign_hubspot_v3(
+            "POST",
+            &uri,
+            body.as_bytes(),
+            &timestamp,
+            &secret(DEMO_HUBSPOT_SECRET),
+        );
+        let headers = [
+            ("x-hubspot-signature-v3", signature.as_str()),
+            ("x-hubspot-request-timestamp", timestamp.as_str()),
+        ];
+        self.post("/webhooks/hubspot", &headers, &body).await
+    }
+
+    async fn skeleton(&self, project_id: &str) -> anyhow::Result<ProjectSkeleton> {
+        let id = handoff_domain::ProjectId::parse(project_id)?;
+        let item = self
+            .store
+            .get(MAIN_TABLE, &project_key(id))
+            .await?
+            .context("project not stored")?;
+        match item.get("skeleton") {
+            Some(AttributeValue::S(json)) => Ok(serde_json::from_str(json)?),
+            _ => bail!("project {project_id} has no skeleton"),
         }
     }
-    queue.send(signals).await.context("send signals")?;
-    print!("4. FIFO delivery per project:");
-    let mut delivered = 0;
-    for _ in 0..10 {
-        let batch = queue.receive(10, 0).await?;
-        if batch.is_empty() {
-            break;
-        }
-        for message in batch {
-            print!("\n   {}", message.body);
-            queue.delete(&message.receipt_handle).await?;
-            delivered += 1;
-        }
+}
+
+fn summary(answer: &serde_json::Value) -> String {
+    if let Some(results) = answer["results"].as_array() {
+        let parts: Vec<String> = results
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} project {}",
+                    r["status"].as_str().unwrap_or("?"),
+                    r["project_id"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        return parts.join(", ");
     }
-    println!();
-    anyhow::ensure!(delivered == 6, "all signals delivered once");
-    Ok(())
+    answer["error"]["code"]
+        .as_str()
+        .map(str::to_owned)
+        .unwrap_or_default()
+}
+
+fn result_ids(answer: &serde_json::Value) -> Vec<String> {
+    answer["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == "converted")
+        .filter_map(|r| r["project_id"].as_str().map(str::to_owned))
+        .collect()
 }

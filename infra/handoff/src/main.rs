@@ -1,12 +1,11 @@
-//! `handoff`: the local runner.
-//!
-//! `handoff demo` runs the flow embedded, on the memory adapters. Today it exercises the
-//! foundation every function stands on (canonical ids, exact money, idempotency, FIFO
-//! delivery); the converter, capacity, billing and invoicing steps join it as they land.
+//! `handoff`: the local runner. It hosts the functions' own handlers in one process on
+//! the memory adapters, so what runs on a laptop is what runs in Lambda.
 
 mod demo;
+mod report;
 
 use clap::{Parser, Subcommand};
+use std::path::PathBuf;
 
 #[derive(Parser)]
 #[command(
@@ -21,14 +20,25 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the whole flow in one process on the memory adapters and print a summary.
-    Demo,
+    /// Run the flow in one process on the memory adapters with the seed data, print a
+    /// summary and (with --out) write the artifacts.
+    Demo {
+        /// Seed folder (catalog, rate cards, sample deals).
+        #[arg(long, default_value = "infra/seed")]
+        seed: PathBuf,
+        /// Folder to write the artifacts to (created if missing).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// The demo's "today" (YYYY-MM-DD), so its output is reproducible.
+        #[arg(long, default_value = "2026-11-26")]
+        today: chrono::NaiveDate,
+    },
 }
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     handoff_runtime::telemetry::init();
     match Cli::parse().command {
-        Command::Demo => demo::run().await,
+        Command::Demo { seed, out, today } => demo::run(&seed, out.as_deref(), today).await,
     }
 }

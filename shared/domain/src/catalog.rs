@@ -131,6 +131,12 @@ pub struct Offering {
     pub effort_model: Vec<EffortTask>,
     #[serde(default)]
     pub default_milestones: Vec<MilestoneTemplate>,
+    /// How long one unit runs (a sprint: 2 weeks), for plans without a target end date.
+    #[serde(default)]
+    pub weeks_per_unit: Option<u32>,
+    /// How long one unit runs in calendar months (a retainer month).
+    #[serde(default)]
+    pub months_per_unit: Option<u32>,
 }
 
 /// A validated catalog.
@@ -192,6 +198,12 @@ impl Catalog {
                 }
             }
             validate_milestones(offering, &at, &mut problems);
+            if offering.weeks_per_unit.is_some() && offering.months_per_unit.is_some() {
+                problems.push(
+                    format!("{at}.months_per_unit"),
+                    "give weeks_per_unit or months_per_unit, not both",
+                );
+            }
         }
         problems.finish(|| self)
     }

@@ -16,7 +16,7 @@
 //! - Budget amounts are hours × bill rate on the start date, rounded per (phase, role);
 //!   the by-role and by-phase views add up to the same total.
 
-use crate::catalog::{BillingModel, Catalog, RoleCode};
+use crate::catalog::{BillingModel, Catalog, RoleCode, Sku};
 use crate::currency::Currency;
 use crate::deal::{BillingTerms, Deal, Scope};
 use crate::hours::Hours;
@@ -80,6 +80,8 @@ pub struct Milestone {
     pub id: MilestoneId,
     pub name: String,
     pub phase: Option<String>,
+    /// The line item's SKU the milestone belongs to, if any.
+    pub sku: Option<Sku>,
     pub due_date: NaiveDate,
     /// Fixed fee: the amount billed on acceptance.
     pub amount: Option<Money>,
@@ -178,7 +180,7 @@ pub fn convert(
     let customer_id = customer_id(deal);
     let tasks = tasks(deal, catalog);
     let total_hours: Decimal = tasks.iter().map(|t| t.hours.value()).sum();
-    let (start_date, end_date) = plan_dates(deal, &tasks, total_hours, converted_on);
+    let (start_date, end_date) = plan_dates(deal, catalog, &tasks, total_hours, converted_on);
     let phases = phases(&tasks, start_date, end_date);
     let end_date = phases.last().map_or(end_date, |p| p.end.max(end_date));
     let role_demand = role_demand(&tasks, &phases);
@@ -308,6 +310,7 @@ fn deliverable_tasks(
 
 fn plan_dates(
     deal: &Deal,
+    catalog: &Catalog,
     tasks: &[Task],
     total_hours: Decimal,
     converted_on: NaiveDate,
@@ -327,9 +330,29 @@ fn plan_dates(
         let capacity = PLANNING_HOURS_PER_ROLE_WEEK * Decimal::from(roles.len().max(1));
         let weeks = (total_hours / capacity).ceil().max(Decimal::ONE);
         let weeks = weeks.to_i64().unwrap_or(52).min(260);
-        start + Duration::days(weeks * 7 - 3) // ends on the Friday of the last week
+        let by_effort = start + Duration::days(weeks * 7 - 3); // the Friday of the last week
+        deal.line_items
+            .iter()
+            .filter_map(|line| unit_end(start, catalog.offering(&line.sku)?, line.quantity))
+            .fold(by_effort, NaiveDate::max)
     });
     (start, end.max(start))
+}
+
+/// When `quantity` units of a time-boxed offering (sprints, retainer months) end.
+fn unit_end(
+    start: NaiveDate,
+    offering: &crate::catalog::Offering,
+    quantity: Decimal,
+) -> Option<NaiveDate> {
+    let units = quantity.ceil().to_u32()?.min(120);
+    if let Some(weeks) = offering.weeks_per_unit {
+        return Some(start + Duration::weeks(i64::from(units * weeks)) - Duration::days(3));
+    }
+    let months = offering.months_per_unit? * units;
+    start
+        .checked_add_months(chrono::Months::new(months))
+        .map(|d| d - Duration::days(1))
 }
 
 /// Phases in order of first appearance, over the plan's working days by share of hours.
@@ -521,6 +544,7 @@ fn milestones(
                     due_date: phase.as_deref().map_or(end, phase_end),
                     name,
                     phase,
+                    sku: Some(item.sku.clone()),
                     amount: Some(amount),
                     acceptance_criteria: Vec::new(),
                 });
@@ -528,6 +552,19 @@ fn milestones(
         }
     }
     for (i, d) in deal.scope.deliverables.iter().enumerate() {
+        // A fixed-fee deliverable is accepted with its line's final payment milestone.
+        let payment = milestones.iter_mut().rev().find(|m| {
+            m.amount.is_some()
+                && d.sku
+                    .as_ref()
+                    .is_some_and(|sku| m.sku.as_ref() == Some(sku))
+        });
+        if let Some(payment) = payment {
+            payment
+                .acceptance_criteria
+                .extend(d.acceptance_criteria.iter().cloned());
+            continue;
+        }
         let phase = d
             .sku
             .as_ref()
@@ -540,6 +577,7 @@ fn milestones(
                 .due_date
                 .unwrap_or_else(|| phase.as_deref().map_or(end, phase_end)),
             phase,
+            sku: d.sku.clone(),
             amount: None,
             acceptance_criteria: d.acceptance_criteria.clone(),
         });

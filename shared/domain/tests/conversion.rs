@@ -179,6 +179,11 @@ fn a_deal_with_gaps_converts_with_a_low_score_and_named_gaps() {
         "defaulted from the catalog"
     );
     assert_eq!(p.contract.fee.unwrap().to_string(), "30000.00 USD");
+    assert_eq!(
+        p.end_date,
+        "2027-06-09".parse().unwrap(),
+        "six retainer months from the start"
+    );
     let unready: Vec<&str> = p
         .indicators
         .kickoff_readiness
