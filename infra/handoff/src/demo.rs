@@ -2,14 +2,17 @@
 //! converter's real handler, on the memory adapters. Nothing here re-implements a rule;
 //! it only wires, delivers and reports.
 
+use crate::pump::pump;
 use crate::report;
 use anyhow::{bail, Context};
+use capacity_checker::service::Capacity;
 use chrono::{NaiveDate, TimeZone, Utc};
 use closed_won_converter::config::WebhookConfig;
 use closed_won_converter::http::{handle, App};
 use closed_won_converter::reference;
 use closed_won_converter::service::{project_key, Converter};
 use handoff_adapters_memory::{ManualClock, MemoryCrm, MemoryQueue, MemoryStore};
+use handoff_domain::capacity::ResourcePool;
 use handoff_domain::project::ProjectSkeleton;
 use handoff_ports::{AttributeValue, Clock, CrmAccount, CrmDeal, CrmLineItem, Store};
 use handoff_runtime::webhook_auth::{sign_handoff, sign_hubspot_v3, WebhookSecret};
@@ -35,8 +38,10 @@ const SAMPLE_DEALS: &[&str] = &[
 
 struct Demo {
     app: App,
+    capacity: Capacity,
     store: Arc<MemoryStore>,
     events: Arc<MemoryQueue>,
+    dead_letters: Arc<MemoryQueue>,
     clock: Arc<ManualClock>,
 }
 
@@ -105,14 +110,28 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
     if events.len() != project_ids.len() {
         bail!("expected one event per project, got {}", events.len());
     }
+    let staffed = pump(demo.events.as_ref(), |event| async {
+        capacity_checker::consumer::handle(&demo.capacity, demo.dead_letters.as_ref(), event)
+            .await
+            .map_err(anyhow::Error::from)
+    })
+    .await?;
+    println!(
+        "== capacity-checker consumed {staffed} event(s); dead letters: {}",
+        demo.dead_letters.len()
+    );
     let mut skeletons = Vec::new();
+    let mut staffing = Vec::new();
     for id in &project_ids {
         let skeleton = demo.skeleton(id).await?;
+        let record = demo.capacity.staff_project(skeleton.project_id).await?;
         report::print_project(&skeleton);
+        report::print_staffing(&record.response);
         skeletons.push(skeleton);
+        staffing.push(record);
     }
     if let Some(dir) = out {
-        report::write_artifacts(dir, &skeletons, &demo.store)?;
+        report::write_artifacts(dir, &skeletons, &staffing, &demo.store)?;
         println!("\nArtifacts written to {}", dir.display());
     }
     Ok(())
@@ -123,11 +142,23 @@ fn secret(s: &str) -> WebhookSecret {
 }
 
 fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
-    let reference = reference::from_dir(seed).map_err(|p| anyhow::anyhow!("seed data: {p}"))?;
+    let reference =
+        Arc::new(reference::from_dir(seed).map_err(|p| anyhow::anyhow!("seed data: {p}"))?);
+    let resources =
+        std::fs::read_to_string(seed.join("resources.json")).context("read resources.json")?;
+    let pool = ResourcePool::from_json(&resources, &reference.catalog)
+        .map_err(|p| anyhow::anyhow!("resources.json: {p}"))?;
     let noon = today.and_hms_opt(12, 0, 0).context("demo date")?;
     let clock = Arc::new(ManualClock::new(Utc.from_utc_datetime(&noon)));
     let store = Arc::new(MemoryStore::with_tables(&[MAIN_TABLE, IDEMPOTENCY_TABLE]));
-    let events = Arc::new(MemoryQueue::new("project-events", Duration::from_secs(180)));
+    let dead_letters = Arc::new(MemoryQueue::new(
+        "project-events-dlq",
+        Duration::from_secs(180),
+    ));
+    let events = Arc::new(
+        MemoryQueue::new("project-events", Duration::from_secs(180))
+            .with_dead_letter_queue(dead_letters.clone(), 5),
+    );
     let converter = Converter {
         store: store.clone(),
         events: events.clone(),
@@ -139,7 +170,14 @@ fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
             "closed-won-converter",
             86_400,
         ),
-        reference: Arc::new(reference),
+        reference: reference.clone(),
+        main_table: MAIN_TABLE.into(),
+    };
+    let capacity = Capacity {
+        store: store.clone(),
+        clock: clock.clone(),
+        reference,
+        pool: Arc::new(pool),
         main_table: MAIN_TABLE.into(),
     };
     let webhooks = WebhookConfig {
@@ -158,8 +196,10 @@ fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
     };
     Ok(Demo {
         app,
+        capacity,
         store,
         events,
+        dead_letters,
         clock,
     })
 }

@@ -2,6 +2,7 @@
 //! the memory adapters, so what runs on a laptop is what runs in Lambda.
 
 mod demo;
+mod pump;
 mod report;
 
 use clap::{Parser, Subcommand};

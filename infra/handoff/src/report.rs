@@ -1,5 +1,6 @@
 //! What the demo prints and writes for each converted project.
 
+use capacity_checker::service::{CheckResponse, StaffingRecord};
 use handoff_adapters_memory::MemoryStore;
 use handoff_domain::project::ProjectSkeleton;
 use rust_decimal::Decimal;
@@ -119,16 +120,79 @@ fn print_demand(p: &ProjectSkeleton) {
     }
 }
 
+/// The staffing verdict, who is proposed per role (hours over the plan), shortfalls,
+/// partners and their margin impact, and the earliest feasible start.
+pub fn print_staffing(checked: &CheckResponse) {
+    let report = &checked.report;
+    println!("  staffing: {:?}", report.verdict);
+    let mut by_role: BTreeMap<&str, BTreeMap<&str, Decimal>> = BTreeMap::new();
+    let mut short: BTreeMap<&str, Decimal> = BTreeMap::new();
+    for r in &report.roles {
+        for a in &r.assigned {
+            *by_role
+                .entry(r.role.as_str())
+                .or_default()
+                .entry(a.resource.as_str())
+                .or_default() += a.hours;
+        }
+        if r.shortfall > Decimal::ZERO {
+            *short.entry(r.role.as_str()).or_default() += r.shortfall;
+        }
+    }
+    for (role, people) in &by_role {
+        let names: Vec<String> = people
+            .iter()
+            .map(|(p, h)| format!("{p} {}h", h.round_dp(1)))
+            .collect();
+        println!("    {role:<20} {}", names.join(", "));
+    }
+    for (role, hours) in &short {
+        println!("    {role:<20} SHORT {} h", hours.round_dp(1));
+    }
+    for need in &report.hiring {
+        println!(
+            "    hire {} FTE {} for {}..{} ({} h)",
+            need.fte,
+            need.role.as_str(),
+            need.from_week,
+            need.to_week,
+            need.hours.round_dp(1)
+        );
+    }
+    for m in &checked.partner_margin {
+        println!(
+            "    partners on {}: {} h, cost {} vs internal {} -> margin change {}",
+            m.role.as_str(),
+            m.hours,
+            m.partner_cost,
+            m.internal_cost,
+            m.margin_change
+        );
+    }
+    match checked.earliest_feasible_start {
+        Some(date) => println!("  earliest feasible start: week of {date}"),
+        None => println!("  no feasible start within the horizon"),
+    }
+}
+
 pub fn write_artifacts(
     dir: &Path,
     projects: &[ProjectSkeleton],
+    staffing: &[StaffingRecord],
     store: &MemoryStore,
 ) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir.join("projects"))?;
+    std::fs::create_dir_all(dir.join("staffing"))?;
     for p in projects {
         std::fs::write(
             dir.join("projects").join(format!("{}.json", p.project_id)),
             serde_json::to_string_pretty(p)?,
+        )?;
+    }
+    for s in staffing {
+        std::fs::write(
+            dir.join("staffing").join(format!("{}.json", s.project_id)),
+            serde_json::to_string_pretty(&s.response)?,
         )?;
     }
     let summary: Vec<serde_json::Value> = projects

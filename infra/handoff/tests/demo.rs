@@ -37,6 +37,12 @@ fn demo_converts_every_sample_once_and_writes_artifacts() {
         .expect("projects folder")
         .count();
     assert_eq!(projects, 4);
+    assert_eq!(
+        std::fs::read_dir(out.join("staffing"))
+            .expect("staffing folder")
+            .count(),
+        4
+    );
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary.as_array().unwrap().len(), 4);

@@ -192,3 +192,12 @@ fn short_type_name<T>() -> &'static str {
         .next()
         .unwrap_or("message")
 }
+
+impl From<BatchError> for lambda_runtime::Diagnostic {
+    fn from(e: BatchError) -> Self {
+        lambda_runtime::Diagnostic {
+            error_type: "unidentified_failure".into(),
+            error_message: e.to_string(),
+        }
+    }
+}

@@ -57,7 +57,9 @@ impl HubSpotClient {
             "hs_discount_percentage",
             "discount",
         ];
-        properties.push(&self.sku_property);
+        if !properties.contains(&self.sku_property.as_str()) {
+            properties.push(&self.sku_property);
+        }
         let mut items = Vec::new();
         for chunk in ids.chunks(HUBSPOT_BATCH_READ_MAX) {
             let body = json!({
@@ -109,17 +111,20 @@ impl CrmClient for HubSpotClient {
         let line_item_ids = association_ids(&deal, &["line items", "line_items"]);
         let account = match association_ids(&deal, &["companies"]).first() {
             Some(company_id) => {
-                let company = self
-                    .get(
-                        "company",
-                        &format!("/crm/v3/objects/companies/{company_id}?properties=name,domain"),
-                    )
-                    .await?;
-                Some(CrmAccount {
-                    id: company_id.clone(),
-                    name: text(&company["properties"]["name"]),
-                    domain: text(&company["properties"]["domain"]),
-                })
+                let path = format!("/crm/v3/objects/companies/{company_id}?properties=name,domain");
+                match self.get("company", &path).await {
+                    Ok(company) => Some(CrmAccount {
+                        id: company_id.clone(),
+                        name: text(&company["properties"]["name"]),
+                        domain: text(&company["properties"]["domain"]),
+                    }),
+                    // Deleted since the association: the id still identifies the account.
+                    Err(CrmError::NotFound(_)) => Some(CrmAccount {
+                        id: company_id.clone(),
+                        ..Default::default()
+                    }),
+                    Err(e) => return Err(e),
+                }
             }
             None => association_ids(&deal, &["contacts"])
                 .first()

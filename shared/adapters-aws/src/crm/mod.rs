@@ -4,6 +4,6 @@ mod http;
 pub mod hubspot;
 pub mod pipedrive;
 
-pub use http::RetryPolicy;
+pub use http::{RetryPolicy, CRM_REQUEST_ATTEMPTS_MAX};
 pub use hubspot::HubSpotClient;
 pub use pipedrive::PipedriveClient;

@@ -46,7 +46,7 @@ impl PipedriveClient {
         for _ in 0..PIPEDRIVE_PAGES_MAX {
             let mut path = format!("/api/v2/deals/{deal_id}/products?limit={PIPEDRIVE_PAGE_LIMIT}");
             if let Some(c) = &cursor {
-                path.push_str(&format!("&cursor={c}"));
+                path.push_str(&format!("&cursor={}", percent_encode(c)));
             }
             let page = self.get("deal products", &path).await?;
             rows.extend(page["data"].as_array().cloned().unwrap_or_default());
@@ -141,4 +141,17 @@ impl CrmClient for PipedriveClient {
             line_items,
         })
     }
+}
+
+/// Percent-encodes a query value (cursors are opaque and may hold `+`, `/` or `=`).
+fn percent_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            other => format!("%{other:02X}"),
+        })
+        .collect()
 }

@@ -1,0 +1,804 @@
+//! The CRM HTTP clients (HubSpot CRM v3, Pipedrive API v2) against a scripted fake
+//! HTTP/1.1 server on loopback, fed the real API payloads in `tests/fixtures/` (copied
+//! byte for byte from the shared fixtures). Payloads built in this file are marked as
+//! synthesised.
+//!
+//! The fake server binds `127.0.0.1:0`, records every request (method, path and query,
+//! headers, body) and answers from a list of replies per route, one connection per
+//! request (`Connection: close`). It is bounded: reads time out, a hanging reply gives
+//! up after `HANG_MAX`, and the accept loop and its connections are aborted when the
+//! server value is dropped at the end of the test.
+
+use handoff_adapters_aws::crm::{
+    HubSpotClient, PipedriveClient, RetryPolicy, CRM_REQUEST_ATTEMPTS_MAX,
+};
+use handoff_ports::{CrmAccount, CrmClient, CrmDeal, CrmError, CrmLineItem};
+use serde_json::{json, Value};
+use std::io;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::{JoinHandle, JoinSet};
+
+const HUBSPOT_DEAL: &str =
+    include_str!("fixtures/hubspot/hubspot_crm_v3_deal_with_line_item_associations.json");
+/// A bare JSON array of line items (not the batch-read envelope).
+const HUBSPOT_LINE_ITEMS: &str =
+    include_str!("fixtures/hubspot/hubspot_crm_v3_line_items_for_deal.json");
+const PIPEDRIVE_DEAL: &str =
+    include_str!("fixtures/pipedrive/pipedrive_api_v2_deal_get_response.json");
+const PIPEDRIVE_DEAL_PRODUCTS: &str =
+    include_str!("fixtures/pipedrive/pipedrive_api_v2_deal_products_response.json");
+
+const HUBSPOT_TOKEN: &str = "pat-na1-test-token";
+const HUBSPOT_DEAL_ID: &str = "33108462948";
+const HUBSPOT_DEAL_PATH: &str = "/crm/v3/objects/deals/33108462948";
+const HUBSPOT_BATCH_PATH: &str = "/crm/v3/objects/line_items/batch/read";
+const HUBSPOT_LINE_ITEM_ID: &str = "28902434115";
+const HUBSPOT_CONTACT_ID: &str = "97132179531";
+const PIPEDRIVE_TOKEN: &str = "pipedrive-test-token";
+
+/// Longest wait for a request's head and body from the client.
+const READ_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a `Reply::Hang` keeps the connection open without answering.
+const HANG_MAX: Duration = Duration::from_secs(30);
+const HEADER_LINES_MAX: usize = 100;
+const BODY_BYTES_MAX: usize = 1 << 20;
+
+// ---------------------------------------------------------------------------------------
+// The fake server
+// ---------------------------------------------------------------------------------------
+
+#[derive(Debug, Clone)]
+struct Request {
+    method: String,
+    /// Path and query, as sent on the request line.
+    target: String,
+    /// Names lower-cased.
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Request {
+    fn path(&self) -> &str {
+        self.target.split('?').next().unwrap_or_default()
+    }
+
+    fn query(&self) -> &str {
+        self.target.split_once('?').map_or("", |(_, q)| q)
+    }
+
+    fn query_param(&self, name: &str) -> Option<&str> {
+        self.query()
+            .split('&')
+            .filter_map(|pair| pair.split_once('='))
+            .find_map(|(k, v)| (k == name).then_some(v))
+    }
+
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find_map(|(k, v)| k.eq_ignore_ascii_case(name).then_some(v.as_str()))
+    }
+
+    fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).expect("request body is JSON")
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Reply {
+    Respond {
+        status: u16,
+        headers: Vec<(String, String)>,
+        body: String,
+    },
+    /// Reads the request, then never answers (until `HANG_MAX`).
+    Hang,
+}
+
+impl Reply {
+    fn json(status: u16, body: impl Into<String>) -> Reply {
+        Reply::Respond {
+            status,
+            headers: Vec::new(),
+            body: body.into(),
+        }
+    }
+
+    fn ok(body: impl Into<String>) -> Reply {
+        Reply::json(200, body)
+    }
+
+    fn with_header(mut self, name: &str, value: &str) -> Reply {
+        if let Reply::Respond { headers, .. } = &mut self {
+            headers.push((name.to_owned(), value.to_owned()));
+        }
+        self
+    }
+}
+
+/// Requests whose path equals `path` (and whose query contains `query_contains`, if set)
+/// get `replies` in order; once they run out, the last one repeats.
+#[derive(Debug, Clone)]
+struct Route {
+    path: String,
+    query_contains: Option<String>,
+    replies: Vec<Reply>,
+    served: usize,
+}
+
+impl Route {
+    fn new(path: &str, replies: Vec<Reply>) -> Route {
+        assert!(!replies.is_empty(), "a route needs at least one reply");
+        Route {
+            path: path.to_owned(),
+            query_contains: None,
+            replies,
+            served: 0,
+        }
+    }
+
+    fn query_contains(mut self, needle: &str) -> Route {
+        self.query_contains = Some(needle.to_owned());
+        self
+    }
+
+    fn matches(&self, request: &Request) -> bool {
+        request.path() == self.path
+            && self
+                .query_contains
+                .as_deref()
+                .is_none_or(|needle| request.query().contains(needle))
+    }
+}
+
+struct FakeServer {
+    base_url: String,
+    requests: Arc<Mutex<Vec<Request>>>,
+    accept_loop: JoinHandle<()>,
+}
+
+impl Drop for FakeServer {
+    fn drop(&mut self) {
+        // Dropping the accept loop drops its JoinSet, which aborts every connection.
+        self.accept_loop.abort();
+    }
+}
+
+impl FakeServer {
+    /// Routes are tried in order: put the more specific ones first.
+    async fn start(routes: Vec<Route>) -> FakeServer {
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind loopback");
+        let addr = listener.local_addr().expect("local address");
+        let routes = Arc::new(Mutex::new(routes));
+        let requests = Arc::new(Mutex::new(Vec::new()));
+        let recorded = Arc::clone(&requests);
+        let accept_loop = tokio::spawn(async move {
+            let mut connections = JoinSet::new();
+            loop {
+                tokio::select! {
+                    accepted = listener.accept() => {
+                        let Ok((stream, _)) = accepted else { break };
+                        connections.spawn(serve(stream, Arc::clone(&routes), Arc::clone(&recorded)));
+                    }
+                    Some(_) = connections.join_next(), if !connections.is_empty() => {}
+                }
+            }
+        });
+        FakeServer {
+            base_url: format!("http://{addr}"),
+            requests,
+            accept_loop,
+        }
+    }
+
+    fn requests(&self) -> Vec<Request> {
+        self.requests.lock().expect("requests lock").clone()
+    }
+
+    fn requests_to(&self, path: &str) -> Vec<Request> {
+        self.requests()
+            .into_iter()
+            .filter(|r| r.path() == path)
+            .collect()
+    }
+}
+
+async fn serve(
+    stream: TcpStream,
+    routes: Arc<Mutex<Vec<Route>>>,
+    requests: Arc<Mutex<Vec<Request>>>,
+) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let Ok(Ok(request)) = tokio::time::timeout(READ_TIMEOUT, read_request(&mut reader)).await
+    else {
+        return;
+    };
+    let reply = {
+        let mut routes = routes.lock().expect("routes lock");
+        match routes.iter_mut().find(|r| r.matches(&request)) {
+            Some(route) => {
+                let reply = route.replies[route.served.min(route.replies.len() - 1)].clone();
+                route.served += 1;
+                reply
+            }
+            None => Reply::json(
+                404,
+                format!(
+                    r#"{{"message":"fake server: no route for {}"}}"#,
+                    request.target
+                ),
+            ),
+        }
+    };
+    // Recorded before answering, so a finished client call has all its requests counted.
+    requests.lock().expect("requests lock").push(request);
+    match reply {
+        Reply::Hang => tokio::time::sleep(HANG_MAX).await,
+        Reply::Respond {
+            status,
+            headers,
+            body,
+        } => {
+            let mut head = format!(
+                "HTTP/1.1 {status} {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n",
+                reason(status),
+                body.len()
+            );
+            for (name, value) in headers {
+                head.push_str(&format!("{name}: {value}\r\n"));
+            }
+            head.push_str("\r\n");
+            let _ = write.write_all(head.as_bytes()).await;
+            let _ = write.write_all(body.as_bytes()).await;
+            let _ = write.shutdown().await;
+        }
+    }
+}
+
+fn invalid(what: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidData, what.to_owned())
+}
+
+async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> io::Result<Request> {
+    let mut line = String::new();
+    if reader.read_line(&mut line).await? == 0 {
+        return Err(io::ErrorKind::UnexpectedEof.into());
+    }
+    let mut parts = line.split_whitespace();
+    let method = parts.next().ok_or_else(|| invalid("no method"))?.to_owned();
+    let target = parts.next().ok_or_else(|| invalid("no target"))?.to_owned();
+    let mut headers = Vec::new();
+    loop {
+        line.clear();
+        if reader.read_line(&mut line).await? == 0 {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let header = line.trim_end_matches(['\r', '\n']);
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header
+            .split_once(':')
+            .ok_or_else(|| invalid("bad header"))?;
+        headers.push((name.trim().to_ascii_lowercase(), value.trim().to_owned()));
+        if headers.len() > HEADER_LINES_MAX {
+            return Err(invalid("too many headers"));
+        }
+    }
+    if headers.iter().any(|(k, _)| k == "transfer-encoding") {
+        return Err(invalid(
+            "chunked bodies are not supported by the fake server",
+        ));
+    }
+    let length = match headers.iter().find(|(k, _)| k == "content-length") {
+        Some((_, v)) => v.parse().map_err(|_| invalid("bad content-length"))?,
+        None => 0,
+    };
+    if length > BODY_BYTES_MAX {
+        return Err(invalid("body too large"));
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).await?;
+    Ok(Request {
+        method,
+        target,
+        headers,
+        body,
+    })
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        429 => "Too Many Requests",
+        500 => "Internal Server Error",
+        503 => "Service Unavailable",
+        _ => "Status",
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// HubSpot
+// ---------------------------------------------------------------------------------------
+
+fn hubspot(server: &FakeServer) -> HubSpotClient {
+    HubSpotClient::new(
+        &server.base_url,
+        HUBSPOT_TOKEN,
+        RetryPolicy::fast_for_tests(),
+        "hs_sku",
+    )
+}
+
+/// Synthesised: the batch-read envelope `{"results": [...]}` around the real line items,
+/// each given an `hs_sku` property (the fixture has none).
+fn hubspot_line_items_batch() -> String {
+    let mut items: Value = serde_json::from_str(HUBSPOT_LINE_ITEMS).expect("fixture JSON");
+    for item in items.as_array_mut().expect("fixture is an array") {
+        item["properties"]["hs_sku"] = json!("DEV-SPRINT");
+    }
+    json!({ "results": items }).to_string()
+}
+
+/// The expected mapping of the real deal fixture (without a company: the contact is the
+/// account) and its line item.
+fn hubspot_expected_deal(account: CrmAccount) -> CrmDeal {
+    CrmDeal {
+        system: "hubspot".into(),
+        deal_id: HUBSPOT_DEAL_ID.into(),
+        name: Some("Deal".into()),
+        amount: Some("1231".into()),
+        currency: None,
+        created_at: Some("2025-02-05T16:35:33.362Z".into()),
+        closed_at: Some("2025-02-28T16:35:02.296Z".into()),
+        owner_id: Some("69864216".into()),
+        pipeline: Some("default".into()),
+        stage: Some("contractsent".into()),
+        is_won: None,
+        account: Some(account),
+        line_items: vec![CrmLineItem {
+            id: HUBSPOT_LINE_ITEM_ID.into(),
+            name: Some("kjsdb".into()),
+            sku: Some("DEV-SPRINT".into()),
+            quantity: Some("1".into()),
+            unit_price: Some("1231".into()),
+            discount_percent: None,
+            discount_amount: None,
+        }],
+    }
+}
+
+#[tokio::test]
+async fn hubspot_fetches_the_real_deal_with_its_line_items_and_contact_as_account() {
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(HUBSPOT_DEAL)]),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::ok(hubspot_line_items_batch())],
+        ),
+    ])
+    .await;
+    // A trailing slash on the configured base URL must not double the path's slash.
+    let client = HubSpotClient::new(
+        &format!("{}/", server.base_url),
+        HUBSPOT_TOKEN,
+        RetryPolicy::fast_for_tests(),
+        "hs_sku",
+    );
+
+    let deal = client.fetch_deal(HUBSPOT_DEAL_ID).await.expect("deal");
+
+    // Field by field.
+    let expected = hubspot_expected_deal(CrmAccount {
+        id: HUBSPOT_CONTACT_ID.into(),
+        name: None,
+        domain: None,
+    });
+    assert_eq!(deal.system, "hubspot");
+    assert_eq!(deal.deal_id, HUBSPOT_DEAL_ID);
+    assert_eq!(deal.name.as_deref(), Some("Deal"));
+    assert_eq!(deal.amount.as_deref(), Some("1231"));
+    assert_eq!(deal.currency, None);
+    assert_eq!(deal.created_at.as_deref(), Some("2025-02-05T16:35:33.362Z"));
+    assert_eq!(deal.closed_at.as_deref(), Some("2025-02-28T16:35:02.296Z"));
+    assert_eq!(deal.stage.as_deref(), Some("contractsent"));
+    assert_eq!(deal.pipeline.as_deref(), Some("default"));
+    assert_eq!(deal.owner_id.as_deref(), Some("69864216"));
+    assert_eq!(deal.is_won, None);
+    assert_eq!(
+        deal.account, expected.account,
+        "no company: the contact is the account"
+    );
+    assert_eq!(deal.line_items.len(), 1);
+    let item = &deal.line_items[0];
+    assert_eq!(item.id, HUBSPOT_LINE_ITEM_ID);
+    assert_eq!(item.name.as_deref(), Some("kjsdb"));
+    assert_eq!(item.quantity.as_deref(), Some("1"));
+    assert_eq!(item.unit_price.as_deref(), Some("1231"));
+    assert_eq!(item.sku.as_deref(), Some("DEV-SPRINT"));
+    assert_eq!(item.discount_percent, None);
+    assert_eq!(item.discount_amount, None);
+    assert_eq!(deal, expected);
+
+    let requests = server.requests();
+    assert_eq!(
+        requests.len(),
+        2,
+        "deal + one batch read, no company: {requests:?}"
+    );
+    for request in &requests {
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {HUBSPOT_TOKEN}").as_str()),
+            "{} {}",
+            request.method,
+            request.target
+        );
+        assert!(
+            !request.target.contains(HUBSPOT_TOKEN),
+            "token leaked into the URL"
+        );
+    }
+
+    let get = &requests[0];
+    assert_eq!(get.method, "GET");
+    assert_eq!(get.path(), HUBSPOT_DEAL_PATH);
+    assert!(
+        get.query().contains("associations=line_items"),
+        "{}",
+        get.target
+    );
+    let associations: Vec<&str> = get
+        .query_param("associations")
+        .expect("associations")
+        .split(',')
+        .collect();
+    for wanted in ["line_items", "companies", "contacts"] {
+        assert!(
+            associations.contains(&wanted),
+            "{wanted} in {associations:?}"
+        );
+    }
+    let properties: Vec<&str> = get
+        .query_param("properties")
+        .expect("properties")
+        .split(',')
+        .collect();
+    for wanted in [
+        "dealname",
+        "amount",
+        "deal_currency_code",
+        "dealstage",
+        "pipeline",
+        "hs_is_closed_won",
+        "closedate",
+        "createdate",
+        "hubspot_owner_id",
+    ] {
+        assert!(properties.contains(&wanted), "{wanted} in {properties:?}");
+    }
+
+    let batch = &requests[1];
+    assert_eq!(batch.method, "POST");
+    assert_eq!(batch.path(), HUBSPOT_BATCH_PATH);
+    assert!(batch
+        .header("content-type")
+        .is_some_and(|v| v.starts_with("application/json")));
+    let body = batch.json();
+    assert_eq!(body["inputs"], json!([{ "id": HUBSPOT_LINE_ITEM_ID }]));
+    let properties: Vec<&str> = body["properties"]
+        .as_array()
+        .expect("properties array")
+        .iter()
+        .filter_map(Value::as_str)
+        .collect();
+    for wanted in ["name", "quantity", "price", "hs_sku"] {
+        assert!(properties.contains(&wanted), "{wanted} in {properties:?}");
+    }
+}
+
+#[tokio::test]
+async fn hubspot_uses_the_associated_company_as_account() {
+    // Synthesised: the real deal plus a company association.
+    let mut deal: Value = serde_json::from_str(HUBSPOT_DEAL).expect("fixture JSON");
+    deal["associations"]["companies"] =
+        json!({ "results": [{ "id": "901", "type": "deal_to_company" }] });
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(deal.to_string())]),
+        Route::new(
+            "/crm/v3/objects/companies/901",
+            // Synthesised company.
+            vec![Reply::ok(
+                r#"{"id":"901","properties":{"name":"Acme","domain":"acme.example"}}"#,
+            )],
+        )
+        .query_contains("properties=name,domain"),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::ok(hubspot_line_items_batch())],
+        ),
+    ])
+    .await;
+
+    let deal = hubspot(&server)
+        .fetch_deal(HUBSPOT_DEAL_ID)
+        .await
+        .expect("deal");
+
+    let account = CrmAccount {
+        id: "901".into(),
+        name: Some("Acme".into()),
+        domain: Some("acme.example".into()),
+    };
+    assert_eq!(deal, hubspot_expected_deal(account));
+    let company = server.requests_to("/crm/v3/objects/companies/901");
+    assert_eq!(company.len(), 1);
+    assert_eq!(company[0].method, "GET");
+    assert_eq!(company[0].query(), "properties=name,domain");
+    assert_eq!(
+        company[0].header("authorization"),
+        Some(format!("Bearer {HUBSPOT_TOKEN}").as_str())
+    );
+}
+
+/// Synthesised HubSpot error body (the shape of its rate-limit answer).
+const HUBSPOT_RATE_LIMIT_BODY: &str = r#"{"status":"error","message":"You have reached your secondly limit.","errorType":"RATE_LIMIT","category":"RATE_LIMITS"}"#;
+const HUBSPOT_ERROR_BODY: &str =
+    r#"{"status":"error","message":"synthesised error","category":"SOME_CATEGORY"}"#;
+
+/// Fetches the real deal with `deal_replies` scripted on the deal path; returns the
+/// outcome and how many requests reached the deal path.
+async fn hubspot_deal_with(deal_replies: Vec<Reply>) -> (Result<CrmDeal, CrmError>, usize) {
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, deal_replies),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::ok(hubspot_line_items_batch())],
+        ),
+    ])
+    .await;
+    let result = hubspot(&server).fetch_deal(HUBSPOT_DEAL_ID).await;
+    (result, server.requests_to(HUBSPOT_DEAL_PATH).len())
+}
+
+#[tokio::test]
+async fn hubspot_retries_a_429_with_retry_after_then_succeeds() {
+    let (result, attempts) = hubspot_deal_with(vec![
+        Reply::json(429, HUBSPOT_RATE_LIMIT_BODY).with_header("Retry-After", "0"),
+        Reply::ok(HUBSPOT_DEAL),
+    ])
+    .await;
+    let deal = result.expect("deal after one retry");
+    assert_eq!(deal.deal_id, HUBSPOT_DEAL_ID);
+    assert_eq!(deal.line_items.len(), 1);
+    assert_eq!(attempts, 2);
+}
+
+#[tokio::test]
+async fn hubspot_retries_a_503_then_succeeds() {
+    let (result, attempts) = hubspot_deal_with(vec![
+        Reply::json(503, HUBSPOT_ERROR_BODY),
+        Reply::ok(HUBSPOT_DEAL),
+    ])
+    .await;
+    assert_eq!(
+        result.expect("deal after one retry").deal_id,
+        HUBSPOT_DEAL_ID
+    );
+    assert_eq!(attempts, 2);
+}
+
+#[tokio::test]
+async fn hubspot_gives_up_as_transient_after_the_attempt_budget() {
+    assert_eq!(
+        RetryPolicy::fast_for_tests().attempts_max,
+        CRM_REQUEST_ATTEMPTS_MAX
+    );
+    let (result, attempts) = hubspot_deal_with(vec![Reply::json(500, HUBSPOT_ERROR_BODY)]).await;
+    match result {
+        Err(CrmError::Transient(message)) => {
+            assert!(message.contains("500"), "{message}");
+            assert!(CrmError::Transient(message).is_retryable());
+        }
+        other => panic!("expected Transient, got {other:?}"),
+    }
+    assert_eq!(attempts, CRM_REQUEST_ATTEMPTS_MAX as usize);
+}
+
+#[tokio::test]
+async fn hubspot_404_is_not_found_without_retry() {
+    let (result, attempts) = hubspot_deal_with(vec![Reply::json(404, HUBSPOT_ERROR_BODY)]).await;
+    assert!(matches!(result, Err(CrmError::NotFound(_))), "{result:?}");
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
+async fn hubspot_401_and_403_are_unauthorized_without_retry() {
+    for status in [401, 403] {
+        let (result, attempts) =
+            hubspot_deal_with(vec![Reply::json(status, HUBSPOT_ERROR_BODY)]).await;
+        assert_eq!(result, Err(CrmError::Unauthorized), "HTTP {status}");
+        assert_eq!(attempts, 1, "HTTP {status}");
+    }
+}
+
+#[tokio::test]
+async fn hubspot_400_is_invalid_without_retry() {
+    let (result, attempts) = hubspot_deal_with(vec![Reply::json(400, HUBSPOT_ERROR_BODY)]).await;
+    match &result {
+        Err(CrmError::Invalid(message)) => assert!(message.contains("400"), "{message}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    assert!(!result.unwrap_err().is_retryable());
+    assert_eq!(attempts, 1);
+}
+
+#[tokio::test]
+async fn a_server_that_never_answers_times_out_as_transient() {
+    let server = FakeServer::start(vec![Route::new(HUBSPOT_DEAL_PATH, vec![Reply::Hang])]).await;
+    let policy = RetryPolicy {
+        timeout_ms: 200,
+        attempts_max: 2,
+        ..RetryPolicy::fast_for_tests()
+    };
+    let client = HubSpotClient::new(&server.base_url, HUBSPOT_TOKEN, policy, "hs_sku");
+
+    let started = Instant::now();
+    let result = tokio::time::timeout(Duration::from_secs(10), client.fetch_deal(HUBSPOT_DEAL_ID))
+        .await
+        .expect("the client's own timeout fires well before 10 s");
+    let elapsed = started.elapsed();
+
+    match result {
+        Err(CrmError::Transient(message)) => assert!(message.contains("timed out"), "{message}"),
+        other => panic!("expected Transient, got {other:?}"),
+    }
+    assert!(elapsed < Duration::from_secs(3), "took {elapsed:?}");
+    assert_eq!(server.requests_to(HUBSPOT_DEAL_PATH).len(), 2);
+}
+
+// ---------------------------------------------------------------------------------------
+// Pipedrive
+// ---------------------------------------------------------------------------------------
+
+const PIPEDRIVE_PRODUCTS_PATH: &str = "/api/v2/deals/1/products";
+
+#[tokio::test]
+async fn pipedrive_fetches_the_deal_follows_product_pages_and_caches_product_codes() {
+    let first_page: Value = serde_json::from_str(PIPEDRIVE_DEAL_PRODUCTS).expect("fixture JSON");
+    let cursor = first_page["additional_data"]["next_cursor"]
+        .as_str()
+        .expect("the fixture has a next_cursor")
+        .to_owned();
+    // Synthesised second (last) page: one more row of the same product (id 1), with an
+    // absolute discount.
+    let mut second_row = first_page["data"][0].clone();
+    second_row["id"] = json!(4);
+    second_row["name"] = json!("Mechanical Pencil (spare)");
+    second_row["quantity"] = json!(2);
+    second_row["item_price"] = json!(45);
+    second_row["discount"] = json!(5);
+    second_row["discount_type"] = json!("amount");
+    second_row["sum"] = json!(85);
+    let second_page = json!({
+        "success": true,
+        "data": [second_row],
+        "additional_data": { "next_cursor": null },
+    });
+
+    let server = FakeServer::start(vec![
+        Route::new(
+            PIPEDRIVE_PRODUCTS_PATH,
+            vec![Reply::ok(second_page.to_string())],
+        )
+        .query_contains(&format!("cursor={cursor}")),
+        Route::new(
+            PIPEDRIVE_PRODUCTS_PATH,
+            vec![Reply::ok(PIPEDRIVE_DEAL_PRODUCTS)],
+        ),
+        Route::new("/api/v2/deals/1", vec![Reply::ok(PIPEDRIVE_DEAL)]),
+        // Synthesised product and organisation.
+        Route::new(
+            "/api/v2/products/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"code":"DEV-SPRINT"}}"#,
+            )],
+        ),
+        Route::new(
+            "/api/v2/organizations/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"name":"Org"}}"#,
+            )],
+        ),
+    ])
+    .await;
+    let client = PipedriveClient::new(
+        &server.base_url,
+        PIPEDRIVE_TOKEN,
+        RetryPolicy::fast_for_tests(),
+    );
+
+    let deal = client.fetch_deal("1").await.expect("deal");
+
+    assert_eq!(deal.system, "pipedrive");
+    assert_eq!(deal.deal_id, "1");
+    assert_eq!(deal.name.as_deref(), Some("Deal Title"));
+    assert_eq!(deal.amount.as_deref(), Some("200"));
+    assert_eq!(deal.currency.as_deref(), Some("USD"));
+    assert_eq!(deal.created_at.as_deref(), Some("2021-01-01T00:00:00Z"));
+    assert_eq!(deal.closed_at.as_deref(), Some("2021-01-01T00:00:00Z"));
+    assert_eq!(deal.owner_id.as_deref(), Some("1"));
+    assert_eq!(deal.pipeline.as_deref(), Some("1"));
+    assert_eq!(deal.stage.as_deref(), Some("1"));
+    assert_eq!(deal.is_won, Some(false), "status open");
+    assert_eq!(
+        deal.account,
+        Some(CrmAccount {
+            id: "1".into(),
+            name: Some("Org".into()),
+            domain: None,
+        })
+    );
+    assert_eq!(
+        deal.line_items,
+        vec![
+            CrmLineItem {
+                id: "3".into(),
+                name: Some("Mechanical Pencil".into()),
+                sku: Some("DEV-SPRINT".into()),
+                quantity: Some("1".into()),
+                unit_price: Some("90".into()),
+                discount_percent: Some("0".into()),
+                discount_amount: None,
+            },
+            CrmLineItem {
+                id: "4".into(),
+                name: Some("Mechanical Pencil (spare)".into()),
+                sku: Some("DEV-SPRINT".into()),
+                quantity: Some("2".into()),
+                unit_price: Some("45".into()),
+                discount_percent: None,
+                discount_amount: Some("5".into()),
+            },
+        ]
+    );
+
+    let requests = server.requests();
+    for request in &requests {
+        assert_eq!(request.method, "GET");
+        assert_eq!(
+            request.header("x-api-token"),
+            Some(PIPEDRIVE_TOKEN),
+            "{}",
+            request.target
+        );
+        assert!(
+            !request.target.contains(PIPEDRIVE_TOKEN),
+            "token leaked into the URL"
+        );
+    }
+    let pages = server.requests_to(PIPEDRIVE_PRODUCTS_PATH);
+    assert_eq!(pages.len(), 2, "both product pages followed");
+    assert_eq!(pages[0].query_param("limit"), Some("100"));
+    assert_eq!(pages[0].query_param("cursor"), None);
+    assert_eq!(pages[1].query_param("limit"), Some("100"));
+    assert_eq!(pages[1].query_param("cursor"), Some(cursor.as_str()));
+    assert_eq!(
+        server.requests_to("/api/v2/products/1").len(),
+        1,
+        "a product used on two rows is looked up once"
+    );
+    assert_eq!(server.requests_to("/api/v2/organizations/1").len(), 1);
+    assert_eq!(server.requests_to("/api/v2/deals/1").len(), 1);
+    assert_eq!(requests.len(), 5, "{requests:?}");
+}
