@@ -108,7 +108,35 @@ contract_cases!(
     bad_requests_are_400_listing_every_problem,
     a_prospective_deal_is_checked_without_storing_a_project,
     converted_project_is_staffed_once_and_poison_is_parked,
+    people_stored_through_the_port_join_the_pool,
 );
+
+async fn people_stored_through_the_port_join_the_pool(h: Harness) {
+    let s = setup(h);
+    let request =
+        json!({"demand": [{"role": "data-engineer", "week": "2026-12-07", "hours": "60"}]})
+            .to_string();
+    assert_eq!(
+        post(&s, &request).await.1["report"]["verdict"],
+        "feasible_with_partners"
+    );
+    let mut hire = s
+        .capacity
+        .pool
+        .resources
+        .iter()
+        .find(|r| r.id == "dara-singh")
+        .unwrap()
+        .clone();
+    hire.id = "new-data-engineer".into();
+    hire.name = "New hire".into();
+    s.capacity.upsert_resources(&[hire]).await.unwrap();
+    let (_, json) = post(&s, &request).await;
+    assert_eq!(
+        json["report"]["verdict"], "feasible",
+        "24 h of Dara + 40 h of the hire: {json}"
+    );
+}
 
 async fn explicit_demand_is_checked_with_partners_and_earliest_start(h: Harness) {
     let s = setup(h);

@@ -6,7 +6,7 @@ use chrono::{Duration, NaiveDate};
 use closed_won_converter::service::{project_key, ReferenceData};
 use handoff_domain::capacity::{
     check, earliest_feasible_start, partner_margin, shift, Allocation, AllocationKind,
-    CheckOptions, Demand, PartnerMargin, ResourcePool, StaffingReport,
+    CheckOptions, Demand, PartnerMargin, Resource, ResourcePool, StaffingReport,
 };
 use handoff_domain::catalog::RoleCode;
 use handoff_domain::deal::{parse_date, validate, DealInput};
@@ -173,18 +173,13 @@ impl Capacity {
             .into_iter()
             .filter(|a| exclude.is_none() || a.project != exclude)
             .collect();
-        let report = check(demand, &self.pool.resources, &allocations, catalog, options);
-        let earliest = earliest_feasible_start(
-            demand,
-            None,
-            &self.pool.resources,
-            &allocations,
-            catalog,
-            options,
-        )
-        .map(|(d, _)| d);
+        let resources = self.resources().await?;
+        let report = check(demand, &resources, &allocations, catalog, options);
+        let earliest =
+            earliest_feasible_start(demand, None, &resources, &allocations, catalog, options)
+                .map(|(d, _)| d);
         let today = self.clock.now().date_naive();
-        let margin = partner_margin(&report, &self.pool.resources, |role: &RoleCode| {
+        let margin = partner_margin(&report, &resources, |role: &RoleCode| {
             let quote = self
                 .reference
                 .rates
@@ -235,6 +230,44 @@ impl Capacity {
             )])
             .into()),
         }
+    }
+
+    /// The people: the bundled seed, overridden and extended by the records stored under
+    /// `RESOURCES` (kept current through the storage port, e.g. by the local runner).
+    pub async fn resources(&self) -> Result<Vec<Resource>, CapacityError> {
+        let mut people: Vec<Resource> = self.pool.resources.clone();
+        let mut query = Query::partition(&self.main_table, RESOURCES_PARTITION)
+            .sort_prefix("RESOURCE#")
+            .limit(1000);
+        for _ in 0..100 {
+            let page = self.store.query(&query).await?;
+            for item in page.items {
+                let record: ResourceRecord = from_item(item)?;
+                people.retain(|p| p.id != record.resource.id);
+                people.push(record.resource);
+            }
+            match page.next {
+                Some(cursor) => query.start_after = Some(cursor),
+                None => break,
+            }
+        }
+        Ok(people)
+    }
+
+    /// Stores (or replaces) people records.
+    pub async fn upsert_resources(&self, resources: &[Resource]) -> Result<(), CapacityError> {
+        let writes = resources
+            .iter()
+            .map(|r| {
+                Ok(BatchWrite::Put(to_item(&ResourceRecord {
+                    pk: RESOURCES_PARTITION.into(),
+                    sk: format!("RESOURCE#{}", r.id),
+                    resource: r.clone(),
+                })?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.store.batch_write(&self.main_table, writes).await?;
+        Ok(())
     }
 
     /// Every allocation in the given weeks: the seeded ones and the stored ones.
@@ -430,6 +463,18 @@ fn proposed_allocations(project: ProjectId, report: &StaffingReport) -> Vec<Allo
             })
         })
         .collect()
+}
+
+/// Partition of the people records.
+pub const RESOURCES_PARTITION: &str = "RESOURCES";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ResourceRecord {
+    #[serde(rename = "PK")]
+    pk: String,
+    #[serde(rename = "SK")]
+    sk: String,
+    resource: Resource,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -51,6 +51,12 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
         "handoff demo: embedded, memory adapters, seed {}, today {today}\n",
         seed.display()
     );
+    let people = demo.capacity.pool.resources.clone();
+    demo.capacity.upsert_resources(&people).await?;
+    println!(
+        "== {} people loaded into the store from resources.json",
+        people.len()
+    );
     println!("== Deliveries (signed webhooks through the converter's handler)");
     let mut project_ids = Vec::new();
     for file in SAMPLE_DEALS {
