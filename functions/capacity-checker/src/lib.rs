@@ -8,3 +8,4 @@
 pub mod consumer;
 pub mod http;
 pub mod service;
+pub mod wiring;
