@@ -13,6 +13,7 @@ pub mod hours;
 pub mod id;
 pub mod identity;
 pub mod indicators;
+pub mod ledger;
 pub mod money;
 pub mod problems;
 pub mod project;
