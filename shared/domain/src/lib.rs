@@ -5,6 +5,7 @@
 //! the adapters all call the same code (DESIGN §2).
 
 pub mod amendment;
+pub mod billing;
 pub mod capacity;
 pub mod catalog;
 pub mod currency;

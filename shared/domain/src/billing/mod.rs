@@ -1,0 +1,20 @@
+//! Delivery signals → rated billable items, cost records and accrual journal entries
+//! (DESIGN §4.5). Pure: the consumer loads the contract state, calls [`rate`], and stores
+//! what comes back in one transaction.
+//!
+//! Policies where the design leaves a choice:
+//! - Over the cap, delivered work becomes a non-billable `over_cap` item flagged for a
+//!   change order, and books no revenue (no write-down entry: nothing was recognised).
+//! - A corrected time entry (higher source version) replaces the previous version while
+//!   that one is unbilled (the old item is marked reversed and its accrual reversed); once
+//!   invoiced, the old item stays untouched and a delta item carries the difference.
+//! - Fixed-fee revenue is recognised at milestone acceptance; time on a fixed-fee
+//!   contract records cost only.
+
+mod rate;
+mod signal;
+mod state;
+
+pub use rate::{rate, Rated, RatingContext, RatingError};
+pub use signal::{ChangeOrder, ExpenseEntry, MilestoneAcceptance, Signal, SourceRef, TimeEntry};
+pub use state::{BillableItem, ContractState, CostRecord, EntryState, ItemStatus, Treatment};

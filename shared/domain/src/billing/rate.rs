@@ -1,0 +1,568 @@
+//! Rating one signal against the contract state.
+
+use super::signal::{ChangeOrder, ExpenseEntry, MilestoneAcceptance, Signal, SourceRef, TimeEntry};
+use super::state::{BillableItem, ContractState, CostRecord, EntryState, ItemStatus, Treatment};
+use crate::catalog::BillingModel;
+use crate::id::{BillableItemId, MilestoneId};
+use crate::ledger::{AccountMapping, JournalEntry, JournalError, Trigger};
+use crate::money::{Money, MoneyError};
+use crate::rates::{NoRate, RateBook};
+use rust_decimal::{Decimal, RoundingStrategy};
+
+/// Most hours one time entry may carry (a day).
+pub const ENTRY_HOURS_MAX: Decimal = Decimal::from_parts(24, 0, 0, false, 0);
+
+pub struct RatingContext<'a> {
+    pub rates: &'a RateBook,
+    pub accounts: &'a AccountMapping,
+}
+
+/// Everything one signal produces; `state` is the contract state to store (its `version`
+/// already bumped) and `superseded` the items whose status changes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rated {
+    pub items: Vec<BillableItem>,
+    pub superseded: Vec<(BillableItemId, ItemStatus)>,
+    pub costs: Vec<CostRecord>,
+    pub journal: Vec<JournalEntry>,
+    pub state: ContractState,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RatingError {
+    #[error("{0}")]
+    NoRate(#[from] NoRate),
+    #[error("{0}")]
+    Money(#[from] MoneyError),
+    #[error("journal: {0}")]
+    Journal(#[from] JournalError),
+    #[error("a time entry may not exceed 24 hours, got {0}")]
+    TooManyHours(Decimal),
+    #[error("currency {got} does not match the contract's {contract}")]
+    Currency { got: String, contract: String },
+    #[error("milestone {0} is not on this contract")]
+    UnknownMilestone(MilestoneId),
+}
+
+/// Rates `signal`. A version already rated (or older) changes nothing: `Ok(None)`.
+pub fn rate(
+    signal: &Signal,
+    state: &ContractState,
+    ctx: &RatingContext,
+) -> Result<Option<Rated>, RatingError> {
+    let source = signal.source();
+    if state
+        .entries
+        .get(&source.key())
+        .is_some_and(|e| e.version >= source.version)
+    {
+        return Ok(None);
+    }
+    let mut out = Rated {
+        items: Vec::new(),
+        superseded: Vec::new(),
+        costs: Vec::new(),
+        journal: Vec::new(),
+        state: state.clone(),
+    };
+    match signal {
+        Signal::Time(entry) => rate_time(entry, ctx, &mut out)?,
+        Signal::Expense(expense) => rate_expense(expense, ctx, &mut out)?,
+        Signal::MilestoneAccepted(acceptance) => rate_milestone(acceptance, ctx, &mut out)?,
+        Signal::ChangeOrder(order) => apply_change_order(order, &mut out)?,
+    }
+    out.state.version += 1;
+    Ok(Some(out))
+}
+
+fn item_id(state: &ContractState, source: &SourceRef, part: &str) -> BillableItemId {
+    BillableItemId::derive_from_parts(&[
+        &state.project_id.to_string(),
+        &source.key(),
+        &source.version.to_string(),
+        part,
+    ])
+}
+
+fn trigger(kind: &str, source: &SourceRef) -> Trigger {
+    Trigger {
+        kind: kind.to_owned(),
+        reference: source.reference(),
+    }
+}
+
+/// Posts `amount` from `debit` to `credit`, or the reverse when negative; nothing for 0.
+/// When, why and from what an accrual is posted.
+struct At<'a> {
+    date: chrono::NaiveDate,
+    description: &'a str,
+    kind: &'a str,
+    source: &'a SourceRef,
+}
+
+fn accrue(
+    out: &mut Rated,
+    at: At,
+    items: Vec<String>,
+    (debit, credit): (&str, &str),
+    amount: Money,
+) -> Result<(), RatingError> {
+    let At {
+        date,
+        description,
+        kind,
+        source,
+    } = at;
+    if amount.is_zero() {
+        return Ok(());
+    }
+    let (debit, credit, amount) = if amount.is_negative() {
+        (credit, debit, amount.negate())
+    } else {
+        (debit, credit, amount)
+    };
+    out.journal.push(JournalEntry::new(
+        date,
+        description,
+        trigger(kind, source),
+        items,
+        &[(debit, credit, amount)],
+    )?);
+    Ok(())
+}
+
+fn rate_time(entry: &TimeEntry, ctx: &RatingContext, out: &mut Rated) -> Result<(), RatingError> {
+    if entry.hours.value() > ENTRY_HOURS_MAX {
+        return Err(RatingError::TooManyHours(entry.hours.value()));
+    }
+    let state = &out.state;
+    let quote = ctx.rates.quote(
+        &entry.role,
+        entry.work_date,
+        state.currency,
+        Some(state.customer_id),
+        &state.rate_overrides,
+    )?;
+    let cost_rate = quote.cost.unwrap_or(Money::zero(state.currency));
+    out.costs.push(CostRecord {
+        trigger: entry.source.clone(),
+        work_date: entry.work_date,
+        resource: Some(entry.resource.clone()),
+        role: Some(entry.role.clone()),
+        hours: entry.hours.value(),
+        amount: cost_rate
+            .checked_mul(entry.hours.value())?
+            .round_to_minor_units(),
+    });
+    // Fixed fee and retainers bill on their own triggers: time is cost (and progress) only.
+    if state.model != BillingModel::TimeAndMaterials || !entry.billable {
+        remember(
+            out,
+            &entry.source,
+            Money::zero(out.state.currency),
+            Decimal::ZERO,
+            Vec::new(),
+        );
+        return Ok(());
+    }
+    let billable_hours = entry
+        .hours
+        .billable(state.hour_increment)
+        .map_err(|_| RatingError::TooManyHours(entry.hours.value()))?;
+    let full = quote
+        .bill
+        .checked_mul(billable_hours.value())?
+        .round_to_minor_units();
+    let previous = state.entries.get(&entry.source.key()).cloned();
+    let previous_billable = previous
+        .as_ref()
+        .map_or(Money::zero(state.currency), |p| p.billable);
+    // The cap counts what stays accrued: the previous version's amount is released first.
+    let accrued_without = state.billed_net.checked_sub(&previous_billable)?;
+    let room = match state.cap {
+        Some(cap) => cap
+            .checked_sub(&accrued_without)?
+            .amount()
+            .max(Decimal::ZERO),
+        None => full.amount(),
+    };
+    let billable = Money::new(full.amount().min(room), state.currency);
+    let over = full.checked_sub(&billable)?;
+    let billable_hours_part = if over.is_zero() {
+        billable_hours.value()
+    } else {
+        (billable.amount() / quote.bill.amount())
+            .round_dp_with_strategy(2, RoundingStrategy::ToZero)
+    };
+    let date = entry.work_date;
+    let mut live = Vec::new();
+    match previous.filter(|p| !p.items.is_empty()) {
+        Some(prev) if prev.invoiced => {
+            // Billed history is never edited: a delta item carries the difference.
+            let delta = billable.checked_sub(&prev.billable)?;
+            if !delta.is_zero() {
+                let id = item_id(&out.state, &entry.source, "delta");
+                out.items.push(time_item(
+                    &out.state,
+                    entry,
+                    id,
+                    &quote,
+                    billable_hours_part - prev.hours,
+                    delta,
+                    Treatment::TimeAndMaterials,
+                    ItemStatus::Unbilled,
+                    prev.items.last().copied(),
+                ));
+                live.push(id);
+                accrue(
+                    out,
+                    At {
+                        date,
+                        description: "T&M correction after invoicing",
+                        kind: "timesheet",
+                        source: &entry.source,
+                    },
+                    vec![id.to_string()],
+                    (
+                        &ctx.accounts.unbilled_receivables,
+                        &ctx.accounts.services_revenue,
+                    ),
+                    delta,
+                )?;
+            }
+            live.splice(0..0, prev.items.iter().copied());
+        }
+        Some(prev) => {
+            // Still unbilled: the new version replaces the old one.
+            let id = item_id(&out.state, &entry.source, "billable");
+            for old in &prev.items {
+                out.superseded.push((*old, ItemStatus::Reversed { by: id }));
+            }
+            accrue(
+                out,
+                At {
+                    date,
+                    description: "T&M entry replaced by a correction",
+                    kind: "timesheet",
+                    source: &entry.source,
+                },
+                prev.items.iter().map(|i| i.to_string()).collect(),
+                (
+                    &ctx.accounts.unbilled_receivables,
+                    &ctx.accounts.services_revenue,
+                ),
+                prev.billable.negate(),
+            )?;
+            live = push_billable(out, entry, &quote, billable_hours_part, billable, date, ctx)?;
+        }
+        None => live = push_billable(out, entry, &quote, billable_hours_part, billable, date, ctx)?,
+    }
+    if !over.is_zero() {
+        let id = item_id(&out.state, &entry.source, "over-cap");
+        let hours = billable_hours.value() - billable_hours_part;
+        out.items.push(time_item(
+            &out.state,
+            entry,
+            id,
+            &quote,
+            hours,
+            over,
+            Treatment::OverCap,
+            ItemStatus::NonBillable,
+            None,
+        ));
+    }
+    out.state.billed_net = accrued_without.checked_add(&billable)?;
+    remember(out, &entry.source, billable, billable_hours_part, live);
+    Ok(())
+}
+
+fn push_billable(
+    out: &mut Rated,
+    entry: &TimeEntry,
+    quote: &crate::rates::RateQuote,
+    hours: Decimal,
+    amount: Money,
+    date: chrono::NaiveDate,
+    ctx: &RatingContext,
+) -> Result<Vec<BillableItemId>, RatingError> {
+    if amount.is_zero() {
+        return Ok(Vec::new());
+    }
+    let id = item_id(&out.state, &entry.source, "billable");
+    out.items.push(time_item(
+        &out.state,
+        entry,
+        id,
+        quote,
+        hours,
+        amount,
+        Treatment::TimeAndMaterials,
+        ItemStatus::Unbilled,
+        None,
+    ));
+    accrue(
+        out,
+        At {
+            date,
+            description: "T&M time delivered",
+            kind: "timesheet",
+            source: &entry.source,
+        },
+        vec![id.to_string()],
+        (
+            &ctx.accounts.unbilled_receivables,
+            &ctx.accounts.services_revenue,
+        ),
+        amount,
+    )?;
+    Ok(vec![id])
+}
+
+#[allow(clippy::too_many_arguments)]
+fn time_item(
+    state: &ContractState,
+    entry: &TimeEntry,
+    id: BillableItemId,
+    quote: &crate::rates::RateQuote,
+    hours: Decimal,
+    amount: Money,
+    treatment: Treatment,
+    status: ItemStatus,
+    corrects: Option<BillableItemId>,
+) -> BillableItem {
+    BillableItem {
+        id,
+        project_id: state.project_id,
+        contract_id: state.contract_id,
+        trigger: entry.source.clone(),
+        contract_version: state.terms_version,
+        rate_source: Some(quote.source.clone()),
+        rule: match treatment {
+            Treatment::OverCap => "over the cap: not billable, flagged for a change order".into(),
+            _ if corrects.is_some() => {
+                "correction of an invoiced entry: difference at the work date's rate".into()
+            }
+            _ => "t&m: hours (rounded per contract) x bill rate on the work date".into(),
+        },
+        quantity: hours,
+        raw_quantity: Some(entry.hours.value()),
+        unit: "h".into(),
+        rate: quote.bill,
+        amount,
+        treatment,
+        status,
+        work_date: entry.work_date,
+        role: Some(entry.role.clone()),
+        resource: Some(entry.resource.clone()),
+        corrects,
+    }
+}
+
+fn remember(
+    out: &mut Rated,
+    source: &SourceRef,
+    billable: Money,
+    hours: Decimal,
+    items: Vec<BillableItemId>,
+) {
+    let invoiced = out
+        .state
+        .entries
+        .get(&source.key())
+        .is_some_and(|e| e.invoiced);
+    out.state.entries.insert(
+        source.key(),
+        EntryState {
+            version: source.version,
+            billable,
+            hours,
+            items,
+            invoiced,
+        },
+    );
+}
+
+fn rate_expense(
+    expense: &ExpenseEntry,
+    ctx: &RatingContext,
+    out: &mut Rated,
+) -> Result<(), RatingError> {
+    let state = &out.state;
+    if expense.amount.currency() != state.currency {
+        return Err(RatingError::Currency {
+            got: expense.amount.currency().to_string(),
+            contract: state.currency.to_string(),
+        });
+    }
+    out.costs.push(CostRecord {
+        trigger: expense.source.clone(),
+        work_date: expense.incurred_on,
+        resource: None,
+        role: None,
+        hours: Decimal::ZERO,
+        amount: expense.amount.round_to_minor_units(),
+    });
+    if !expense.billable {
+        remember(
+            out,
+            &expense.source,
+            Money::zero(out.state.currency),
+            Decimal::ZERO,
+            Vec::new(),
+        );
+        return Ok(());
+    }
+    let factor = Decimal::ONE + state.expense_markup_percent / Decimal::ONE_HUNDRED;
+    let amount = expense.amount.checked_mul(factor)?.round_to_minor_units();
+    let id = item_id(state, &expense.source, "expense");
+    out.items.push(BillableItem {
+        id,
+        project_id: state.project_id,
+        contract_id: state.contract_id,
+        trigger: expense.source.clone(),
+        contract_version: state.terms_version,
+        rate_source: None,
+        rule: format!(
+            "expense at cost plus {}% markup",
+            state.expense_markup_percent.normalize()
+        ),
+        quantity: Decimal::ONE,
+        raw_quantity: None,
+        unit: "each".into(),
+        rate: amount,
+        amount,
+        treatment: Treatment::Expense,
+        status: ItemStatus::Unbilled,
+        work_date: expense.incurred_on,
+        role: None,
+        resource: None,
+        corrects: None,
+    });
+    accrue(
+        out,
+        At {
+            date: expense.incurred_on,
+            description: "Billable expense",
+            kind: "expense",
+            source: &expense.source,
+        },
+        vec![id.to_string()],
+        (
+            &ctx.accounts.unbilled_receivables,
+            &ctx.accounts.reimbursable_expense_revenue,
+        ),
+        amount,
+    )?;
+    remember(
+        out,
+        &expense.source,
+        Money::zero(out.state.currency),
+        Decimal::ZERO,
+        vec![id],
+    );
+    Ok(())
+}
+
+fn rate_milestone(
+    acceptance: &MilestoneAcceptance,
+    ctx: &RatingContext,
+    out: &mut Rated,
+) -> Result<(), RatingError> {
+    let (name, amount, accepted) = out
+        .state
+        .milestones
+        .get(&acceptance.milestone_id)
+        .cloned()
+        .ok_or(RatingError::UnknownMilestone(acceptance.milestone_id))?;
+    let mut items = Vec::new();
+    if let (Some(amount), false) = (amount, accepted) {
+        let state = &out.state;
+        let id = item_id(state, &acceptance.source, "milestone");
+        out.items.push(BillableItem {
+            id,
+            project_id: state.project_id,
+            contract_id: state.contract_id,
+            trigger: acceptance.source.clone(),
+            contract_version: state.terms_version,
+            rate_source: None,
+            rule: format!("fixed fee: milestone \"{name}\" accepted"),
+            quantity: Decimal::ONE,
+            raw_quantity: None,
+            unit: "milestone".into(),
+            rate: amount,
+            amount,
+            treatment: Treatment::MilestoneFee,
+            status: ItemStatus::Unbilled,
+            work_date: acceptance.accepted_on,
+            role: None,
+            resource: None,
+            corrects: None,
+        });
+        accrue(
+            out,
+            At {
+                date: acceptance.accepted_on,
+                description: "Fixed-fee revenue at milestone acceptance",
+                kind: "milestone",
+                source: &acceptance.source,
+            },
+            vec![id.to_string()],
+            (
+                &ctx.accounts.unbilled_receivables,
+                &ctx.accounts.services_revenue,
+            ),
+            amount,
+        )?;
+        items.push(id);
+    }
+    out.state
+        .milestones
+        .insert(acceptance.milestone_id, (name, amount, true));
+    remember(
+        out,
+        &acceptance.source,
+        Money::zero(out.state.currency),
+        Decimal::ZERO,
+        items,
+    );
+    Ok(())
+}
+
+fn apply_change_order(order: &ChangeOrder, out: &mut Rated) -> Result<(), RatingError> {
+    let currency = out.state.currency;
+    let check = |m: &Money| {
+        if m.currency() == currency {
+            Ok(())
+        } else {
+            Err(RatingError::Currency {
+                got: m.currency().to_string(),
+                contract: currency.to_string(),
+            })
+        }
+    };
+    if let Some(cap) = &order.new_cap {
+        check(cap)?;
+        out.state.cap = Some(*cap);
+    }
+    if let Some((name, amount, _due)) = &order.add_milestone {
+        check(amount)?;
+        let id = MilestoneId::derive_from_parts(&[
+            &out.state.project_id.to_string(),
+            "change-order",
+            &order.source.reference(),
+        ]);
+        out.state
+            .milestones
+            .insert(id, (name.clone(), Some(*amount), false));
+    }
+    out.state.terms_version += 1;
+    remember(
+        out,
+        &order.source,
+        Money::zero(currency),
+        Decimal::ZERO,
+        Vec::new(),
+    );
+    Ok(())
+}

@@ -1,0 +1,456 @@
+//! Rating delivery signals against a converted contract: amounts to the cent, caps,
+//! corrections before and after invoicing, expenses, milestones, change orders, and the
+//! accrual journal.
+
+use chrono::NaiveDate;
+use handoff_domain::billing::{
+    rate, ChangeOrder, ContractState, ExpenseEntry, ItemStatus, MilestoneAcceptance, Rated,
+    RatingContext, Signal, SourceRef, TimeEntry, Treatment,
+};
+use handoff_domain::catalog::{Catalog, RoleCode};
+use handoff_domain::deal::{validate, DealInput};
+use handoff_domain::hours::Hours;
+use handoff_domain::ledger::{ChartOfAccounts, Side};
+use handoff_domain::project::{convert, ProjectSkeleton};
+use handoff_domain::rates::RateBook;
+use handoff_domain::{Currency, ExternalId, Money, SourceSystem};
+use proptest::prelude::*;
+use rust_decimal::Decimal;
+
+fn seed(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../infra/seed/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+struct World {
+    rates: RateBook,
+    chart: ChartOfAccounts,
+    catalog: Catalog,
+}
+
+fn world() -> World {
+    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
+    World {
+        rates: RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap(),
+        chart: ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap(),
+        catalog,
+    }
+}
+
+fn project(w: &World, deal: &str, edit: impl FnOnce(&mut DealInput)) -> ProjectSkeleton {
+    let mut input: DealInput = serde_json::from_str(&seed(&format!("deals/{deal}.json"))).unwrap();
+    edit(&mut input);
+    let deal = validate(&input, &w.catalog).unwrap();
+    convert(&deal, &w.catalog, &w.rates, "2026-11-26".parse().unwrap()).unwrap()
+}
+
+fn dec(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+fn usd(s: &str) -> Money {
+    Money::new(dec(s), Currency::parse("USD").unwrap())
+}
+fn date(s: &str) -> NaiveDate {
+    s.parse().unwrap()
+}
+fn source(id: &str, version: u32) -> SourceRef {
+    SourceRef {
+        system: SourceSystem::new("jira").unwrap(),
+        id: ExternalId::new(id).unwrap(),
+        version,
+    }
+}
+
+fn time(id: &str, version: u32, role: &str, day: &str, hours: &str) -> Signal {
+    Signal::Time(TimeEntry {
+        source: source(id, version),
+        resource: "kenji-sato".into(),
+        role: RoleCode::new(role).unwrap(),
+        work_date: date(day),
+        hours: Hours::new(dec(hours)).unwrap(),
+        billable: true,
+        note: None,
+    })
+}
+
+fn apply(w: &World, state: &ContractState, signal: &Signal) -> Rated {
+    let ctx = RatingContext {
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
+    };
+    rate(signal, state, &ctx)
+        .unwrap()
+        .expect("a new signal rates")
+}
+
+fn amounts(rated: &Rated) -> Vec<(Treatment, String, String)> {
+    rated
+        .items
+        .iter()
+        .map(|i| {
+            (
+                i.treatment,
+                i.quantity.normalize().to_string(),
+                i.amount.to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn time_is_rated_at_the_rate_on_the_work_date_with_the_contract_increment() {
+    let w = world();
+    // Globex: T&M, 0.25 h increment, engineer 135.00 (standard v1), 140.00 from 2027 (v2).
+    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let dec31 = apply(&w, &state, &time("w-1", 1, "engineer", "2026-12-31", "7.1"));
+    assert_eq!(
+        amounts(&dec31),
+        vec![(
+            Treatment::TimeAndMaterials,
+            "7.25".into(),
+            "978.75 USD".into()
+        )]
+    );
+    assert_eq!(
+        dec31.items[0].raw_quantity,
+        Some(dec("7.1")),
+        "raw hours kept"
+    );
+    let jan1 = apply(
+        &w,
+        &dec31.state,
+        &time("w-2", 1, "engineer", "2027-01-01", "7.1"),
+    );
+    assert_eq!(
+        amounts(&jan1),
+        vec![(
+            Treatment::TimeAndMaterials,
+            "7.25".into(),
+            "1015.00 USD".into()
+        )]
+    );
+    // Cost at the cost rate, on raw hours: 7.1 x 64.00.
+    assert_eq!(dec31.costs[0].amount.to_string(), "454.40 USD");
+    // Accrual: Dr Unbilled receivables / Cr Services revenue, balanced.
+    let entry = &dec31.journal[0];
+    assert!(entry.is_balanced());
+    let accounts: Vec<(&str, Side)> = entry
+        .lines()
+        .iter()
+        .map(|l| (l.account.as_str(), l.side))
+        .collect();
+    assert_eq!(
+        accounts,
+        vec![("1200", Side::Debit), ("4000", Side::Credit)]
+    );
+    assert_eq!(entry.trigger.reference, "jira:w-1@v1");
+    // The contract override applies to the engagement manager: 170.00.
+    let em = apply(
+        &w,
+        &state,
+        &time("w-3", 1, "engagement-manager", "2026-12-02", "2"),
+    );
+    assert_eq!(em.items[0].amount.to_string(), "340.00 USD");
+}
+
+#[test]
+fn the_item_crossing_the_cap_is_split_and_later_ones_are_over_cap() {
+    let w = world();
+    let mut state = ContractState::open(&project(&w, "globex-data", |d| {
+        d.billing.cap = Some("1000.00".into())
+    }));
+    state.billed_net = usd("900.00");
+    let crossing = apply(&w, &state, &time("w-1", 1, "engineer", "2026-12-02", "8"));
+    // 8 h x 135 = 1080.00; 100.00 fits under the cap (0.74 h), 980.00 is over (7.26 h).
+    assert_eq!(
+        amounts(&crossing),
+        vec![
+            (
+                Treatment::TimeAndMaterials,
+                "0.74".into(),
+                "100.00 USD".into()
+            ),
+            (Treatment::OverCap, "7.26".into(), "980.00 USD".into())
+        ]
+    );
+    assert_eq!(crossing.items[1].status, ItemStatus::NonBillable);
+    assert_eq!(crossing.state.billed_net.to_string(), "1000.00 USD");
+    assert_eq!(
+        crossing.journal.len(),
+        1,
+        "no revenue for the over-cap part"
+    );
+    assert_eq!(
+        crossing.journal[0].total(Side::Credit).to_string(),
+        "100.00 USD"
+    );
+    let after = apply(
+        &w,
+        &crossing.state,
+        &time("w-2", 1, "engineer", "2026-12-03", "2"),
+    );
+    assert_eq!(
+        amounts(&after),
+        vec![(Treatment::OverCap, "2".into(), "270.00 USD".into())]
+    );
+    // A change order raising the cap lets the next entry bill again.
+    let order = Signal::ChangeOrder(ChangeOrder {
+        source: source("co-1", 1),
+        effective_on: date("2026-12-04"),
+        new_cap: Some(usd("5000.00")),
+        add_milestone: None,
+    });
+    let raised = apply(&w, &after.state, &order);
+    assert_eq!(raised.state.terms_version, after.state.terms_version + 1);
+    let billed = apply(
+        &w,
+        &raised.state,
+        &time("w-3", 1, "engineer", "2026-12-07", "1"),
+    );
+    assert_eq!(
+        amounts(&billed),
+        vec![(Treatment::TimeAndMaterials, "1".into(), "135.00 USD".into())]
+    );
+    assert_eq!(billed.items[0].contract_version, raised.state.terms_version);
+}
+
+#[test]
+fn a_correction_replaces_an_unbilled_entry_but_only_adds_a_delta_after_invoicing() {
+    let w = world();
+    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let v1 = apply(&w, &state, &time("w-1", 1, "engineer", "2026-12-02", "8"));
+    assert_eq!(v1.items[0].amount.to_string(), "1080.00 USD");
+    // Unbilled: version 2 replaces version 1.
+    let v2 = apply(
+        &w,
+        &v1.state,
+        &time("w-1", 2, "engineer", "2026-12-02", "6"),
+    );
+    assert_eq!(
+        amounts(&v2),
+        vec![(Treatment::TimeAndMaterials, "6".into(), "810.00 USD".into())]
+    );
+    assert_eq!(
+        v2.superseded,
+        vec![(v1.items[0].id, ItemStatus::Reversed { by: v2.items[0].id })]
+    );
+    assert_eq!(v2.state.billed_net.to_string(), "810.00 USD");
+    let net: Decimal = v2.journal.iter().map(|e| signed(e)).sum();
+    assert_eq!(
+        net,
+        dec("-270.00"),
+        "the accrual moves from 1080.00 to 810.00"
+    );
+    // Invoiced: version 3 leaves the invoiced item alone and adds a delta.
+    let mut invoiced = v2.state.clone();
+    invoiced.mark_invoiced("jira:w-1");
+    let v3 = apply(
+        &w,
+        &invoiced,
+        &time("w-1", 3, "engineer", "2026-12-02", "7"),
+    );
+    assert!(v3.superseded.is_empty(), "billed history is never edited");
+    assert_eq!(
+        amounts(&v3),
+        vec![(Treatment::TimeAndMaterials, "1".into(), "135.00 USD".into())]
+    );
+    assert_eq!(v3.items[0].corrects, Some(v2.items[0].id));
+    let down = apply(
+        &w,
+        &invoiced,
+        &time("w-1", 3, "engineer", "2026-12-02", "5"),
+    );
+    assert_eq!(
+        amounts(&down),
+        vec![(
+            Treatment::TimeAndMaterials,
+            "-1".into(),
+            "-135.00 USD".into()
+        )]
+    );
+    let reversed: Vec<(&str, Side)> = down.journal[0]
+        .lines()
+        .iter()
+        .map(|l| (l.account.as_str(), l.side))
+        .collect();
+    assert_eq!(
+        reversed,
+        vec![("4000", Side::Debit), ("1200", Side::Credit)]
+    );
+    // The same version again, or an older one, changes nothing.
+    let ctx = RatingContext {
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
+    };
+    assert_eq!(
+        rate(
+            &time("w-1", 2, "engineer", "2026-12-02", "6"),
+            &v2.state,
+            &ctx
+        )
+        .unwrap(),
+        None
+    );
+    assert_eq!(
+        rate(
+            &time("w-1", 1, "engineer", "2026-12-02", "9"),
+            &v2.state,
+            &ctx
+        )
+        .unwrap(),
+        None
+    );
+}
+
+fn signed(entry: &handoff_domain::ledger::JournalEntry) -> Decimal {
+    entry
+        .lines()
+        .iter()
+        .filter(|l| l.account == "4000")
+        .map(|l| {
+            if l.side == Side::Credit {
+                l.amount.amount()
+            } else {
+                -l.amount.amount()
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn expenses_bill_with_the_markup_or_stay_cost() {
+    let w = world();
+    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let expense = |id: &str, billable| {
+        Signal::Expense(ExpenseEntry {
+            source: source(id, 1),
+            incurred_on: date("2026-12-03"),
+            amount: usd("199.99"),
+            billable,
+            category: "travel".into(),
+            note: None,
+        })
+    };
+    let billed = apply(&w, &state, &expense("e-1", true));
+    assert_eq!(
+        billed.items[0].amount.to_string(),
+        "219.99 USD",
+        "199.99 + 10 % = 219.989 → 219.99"
+    );
+    let accounts: Vec<&str> = billed.journal[0]
+        .lines()
+        .iter()
+        .map(|l| l.account.as_str())
+        .collect();
+    assert_eq!(accounts, vec!["1200", "4100"]);
+    assert_eq!(billed.costs[0].amount.to_string(), "199.99 USD");
+    let cost_only = apply(&w, &state, &expense("e-2", false));
+    assert!(cost_only.items.is_empty() && cost_only.journal.is_empty());
+    assert_eq!(cost_only.costs.len(), 1);
+    let eur = Signal::Expense(ExpenseEntry {
+        source: source("e-3", 1),
+        incurred_on: date("2026-12-03"),
+        amount: Money::new(dec("10"), Currency::parse("EUR").unwrap()),
+        billable: true,
+        category: "x".into(),
+        note: None,
+    });
+    let ctx = RatingContext {
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
+    };
+    assert!(rate(&eur, &state, &ctx).is_err(), "never mix currencies");
+}
+
+#[test]
+fn fixed_fee_bills_milestones_once_and_time_is_cost_only() {
+    let w = world();
+    let acme = project(&w, "acme-website", |_| {});
+    let state = ContractState::open(&acme);
+    let work = apply(&w, &state, &time("w-1", 1, "designer", "2026-12-18", "8"));
+    assert!(work.items.is_empty() && work.journal.is_empty());
+    assert_eq!(
+        work.costs[0].amount.to_string(),
+        "544.00 USD",
+        "8 h x 68.00"
+    );
+    let design = acme
+        .milestones
+        .iter()
+        .find(|m| m.name == "Design approved")
+        .unwrap();
+    let accept = |id: &str| {
+        Signal::MilestoneAccepted(MilestoneAcceptance {
+            source: source(id, 1),
+            milestone_id: design.id,
+            accepted_on: date("2027-01-04"),
+        })
+    };
+    let accepted = apply(&w, &work.state, &accept("acc-1"));
+    assert_eq!(
+        amounts(&accepted),
+        vec![(Treatment::MilestoneFee, "1".into(), "30780.00 USD".into())]
+    );
+    assert_eq!(
+        accepted.journal[0].total(Side::Debit).to_string(),
+        "30780.00 USD"
+    );
+    let again = apply(&w, &accepted.state, &accept("acc-2"));
+    assert!(again.items.is_empty(), "a milestone is billed once");
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Over any sequence of entries: the cap is never exceeded, no hour is lost (billable +
+    /// over-cap = delivered, after rounding), every amount is rounded, every entry balances,
+    /// and replaying the same signals gives identical items.
+    #[test]
+    fn rating_is_exact_capped_and_deterministic(
+        entries in prop::collection::vec((0u32..4, 1u32..48, 0u32..3), 1..40),
+        cap_cents in 1_000i64..2_000_000,
+    ) {
+        let w = world();
+        let cap = Money::new(Decimal::new(cap_cents, 2), Currency::parse("USD").unwrap());
+        let project = project(&w, "globex-data", |d| d.billing.cap = Some(cap.amount().to_string()));
+        let roles = ["engineer", "senior-engineer", "qa-engineer", "data-engineer"];
+        let signals: Vec<Signal> = entries
+            .iter()
+            .enumerate()
+            .map(|(i, (role, quarter_hours, correction))| {
+                let id = format!("w-{}", i / 2); // pairs share an id: versions 1 and 2
+                let version = 1 + (i % 2) as u32 + correction;
+                time(&id, version, roles[*role as usize], "2026-12-02", &(Decimal::new(i64::from(*quarter_hours) * 25, 2)).to_string())
+            })
+            .collect();
+        let run = || {
+            let mut state = ContractState::open(&project);
+            let mut all = Vec::new();
+            for s in &signals {
+                let ctx = RatingContext { rates: &w.rates, accounts: &w.chart.mapping };
+                if let Some(rated) = rate(s, &state, &ctx).unwrap() {
+                    for e in &rated.journal {
+                        assert!(e.is_balanced());
+                    }
+                    for item in &rated.items {
+                        assert!(item.amount.is_rounded());
+                    }
+                    let billable: Decimal = rated.items.iter().filter(|i| i.treatment == Treatment::TimeAndMaterials && i.corrects.is_none()).map(|i| i.quantity).sum();
+                    let over: Decimal = rated.items.iter().filter(|i| i.treatment == Treatment::OverCap).map(|i| i.quantity).sum();
+                    if let Signal::Time(t) = s {
+                        if !rated.items.is_empty() {
+                            assert_eq!(billable + over, t.hours.billable(project.contract.billing.hour_increment).unwrap().value());
+                        }
+                    }
+                    state = rated.state.clone();
+                    all.extend(rated.items);
+                }
+                assert!(state.billed_net.amount() <= cap.amount(), "{} > {}", state.billed_net, cap);
+            }
+            all
+        };
+        prop_assert_eq!(run(), run());
+    }
+}
