@@ -238,7 +238,7 @@ fn a_correction_replaces_an_unbilled_entry_but_only_adds_a_delta_after_invoicing
         vec![(v1.items[0].id, ItemStatus::Reversed { by: v2.items[0].id })]
     );
     assert_eq!(v2.state.billed_net.to_string(), "810.00 USD");
-    let net: Decimal = v2.journal.iter().map(|e| signed(e)).sum();
+    let net: Decimal = v2.journal.iter().map(signed).sum();
     assert_eq!(
         net,
         dec("-270.00"),
