@@ -1,4 +1,5 @@
-//! AWS adapters of the ports: DynamoDB for storage, SQS for queues.
+//! AWS adapters of the ports: DynamoDB for storage, SQS for queues, and the CRM HTTP
+//! clients (HubSpot, Pipedrive) behind the CRM port.
 //!
 //! They only translate: port calls become SDK requests, SDK errors become port errors that
 //! say whether a retry can help. Endpoints come from the standard AWS configuration, so
@@ -13,6 +14,7 @@ pub mod secrets;
 mod sqs;
 pub mod tables;
 
+pub use crm::{HubSpotClient, PipedriveClient, RetryPolicy};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;
 

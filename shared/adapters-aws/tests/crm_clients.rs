@@ -9,6 +9,8 @@
 //! up after `HANG_MAX`, and the accept loop and its connections are aborted when the
 //! server value is dropped at the end of the test.
 
+use handoff_adapters_aws::crm::hubspot::{HUBSPOT_BATCH_READ_MAX, HUBSPOT_LINE_ITEM_PROPERTIES};
+use handoff_adapters_aws::crm::pipedrive::PIPEDRIVE_PAGES_MAX;
 use handoff_adapters_aws::crm::{
     HubSpotClient, PipedriveClient, RetryPolicy, CRM_REQUEST_ATTEMPTS_MAX,
 };
@@ -30,6 +32,15 @@ const PIPEDRIVE_DEAL: &str =
     include_str!("fixtures/pipedrive/pipedrive_api_v2_deal_get_response.json");
 const PIPEDRIVE_DEAL_PRODUCTS: &str =
     include_str!("fixtures/pipedrive/pipedrive_api_v2_deal_products_response.json");
+/// The OpenAPI example of one line item (`price` "6000.00", `quantity` "2").
+const HUBSPOT_LINE_ITEM_EXAMPLE: &str =
+    include_str!("fixtures/hubspot/hubspot_crm_v3_line_item_openapi_example.json");
+/// A deal moved to `closedwon`: `hs_is_closed_won` "true", no amount, no associations.
+const HUBSPOT_DEAL_CLOSED_WON: &str =
+    include_str!("fixtures/hubspot/hubspot_crm_v3_deal_patch_closedwon_response.json");
+/// API v1 deal products: rows embed their `product` (with `code`); discount 0.2 %.
+const PIPEDRIVE_V1_DEAL_PRODUCTS: &str =
+    include_str!("fixtures/pipedrive/pipedrive_api_v1_deal_products_response.json");
 
 const HUBSPOT_TOKEN: &str = "pat-na1-test-token";
 const HUBSPOT_DEAL_ID: &str = "33108462948";
@@ -316,6 +327,8 @@ async fn read_request<R: tokio::io::AsyncBufRead + Unpin>(reader: &mut R) -> io:
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
+        207 => "Multi-Status",
+        302 => "Found",
         400 => "Bad Request",
         401 => "Unauthorized",
         403 => "Forbidden",
@@ -390,7 +403,7 @@ async fn hubspot_fetches_the_real_deal_with_its_line_items_and_contact_as_accoun
     .await;
     // A trailing slash on the configured base URL must not double the path's slash.
     let client = HubSpotClient::new(
-        &format!("{}/", server.base_url),
+        format!("{}/", server.base_url),
         HUBSPOT_TOKEN,
         RetryPolicy::fast_for_tests(),
         "hs_sku",
@@ -453,6 +466,11 @@ async fn hubspot_fetches_the_real_deal_with_its_line_items_and_contact_as_accoun
     let get = &requests[0];
     assert_eq!(get.method, "GET");
     assert_eq!(get.path(), HUBSPOT_DEAL_PATH);
+    // Exactly the documented request (contacts added for deals without a company).
+    assert_eq!(
+        get.target,
+        "/crm/v3/objects/deals/33108462948?properties=dealname,amount,deal_currency_code,dealstage,pipeline,hs_is_closed_won,closedate,createdate,hubspot_owner_id&associations=line_items,companies,contacts"
+    );
     assert!(
         get.query().contains("associations=line_items"),
         "{}",
@@ -502,9 +520,10 @@ async fn hubspot_fetches_the_real_deal_with_its_line_items_and_contact_as_accoun
         .iter()
         .filter_map(Value::as_str)
         .collect();
-    for wanted in ["name", "quantity", "price", "hs_sku"] {
-        assert!(properties.contains(&wanted), "{wanted} in {properties:?}");
-    }
+    assert_eq!(
+        properties, HUBSPOT_LINE_ITEM_PROPERTIES,
+        "the documented properties, hs_sku once"
+    );
 }
 
 #[tokio::test]
@@ -801,4 +820,625 @@ async fn pipedrive_fetches_the_deal_follows_product_pages_and_caches_product_cod
     assert_eq!(server.requests_to("/api/v2/organizations/1").len(), 1);
     assert_eq!(server.requests_to("/api/v2/deals/1").len(), 1);
     assert_eq!(requests.len(), 5, "{requests:?}");
+}
+
+// ---------------------------------------------------------------------------------------
+// HubSpot: more shapes
+// ---------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn hubspot_closed_won_deal_without_associations_reads_nothing_more() {
+    const DEAL_ID: &str = "10123889765";
+    let path = format!("/crm/v3/objects/deals/{DEAL_ID}");
+    let server = FakeServer::start(vec![Route::new(
+        &path,
+        vec![Reply::ok(HUBSPOT_DEAL_CLOSED_WON)],
+    )])
+    .await;
+
+    let deal = hubspot(&server).fetch_deal(DEAL_ID).await.expect("deal");
+
+    assert_eq!(
+        deal,
+        CrmDeal {
+            system: "hubspot".into(),
+            deal_id: DEAL_ID.into(),
+            name: Some("Adidas Deal".into()),
+            amount: None,
+            currency: None,
+            created_at: Some("2022-09-09T06:45:26.228Z".into()),
+            closed_at: None,
+            owner_id: None,
+            pipeline: Some("default".into()),
+            stage: Some("closedwon".into()),
+            is_won: Some(true),
+            account: None,
+            line_items: Vec::new(),
+        }
+    );
+    let requests = server.requests();
+    assert_eq!(requests.len(), 1, "no batch read, no company: {requests:?}");
+}
+
+/// The OpenAPI line-item example with synthesised extras: a custom SKU property, a unit
+/// discount, and a new id.
+fn hubspot_example_line_item(id: &str, sku: &str, unit_discount: Option<&str>) -> Value {
+    let mut item: Value = serde_json::from_str(HUBSPOT_LINE_ITEM_EXAMPLE).expect("fixture JSON");
+    item["id"] = json!(id);
+    item["properties"]["catalog_sku"] = json!(sku);
+    if let Some(discount) = unit_discount {
+        item["properties"]["discount"] = json!(discount);
+    }
+    item
+}
+
+#[tokio::test]
+async fn hubspot_reads_a_custom_sku_property_keeps_association_order_and_multiplies_unit_discounts()
+{
+    // Synthesised: the real deal with two line items, one listed twice (HubSpot lists an
+    // object once per association type), a primary and an unlabeled company.
+    let mut deal: Value = serde_json::from_str(HUBSPOT_DEAL).expect("fixture JSON");
+    deal["associations"]["line items"]["results"] = json!([
+        { "id": "512", "type": "deal_to_line_item" },
+        { "id": "513", "type": "deal_to_line_item" },
+        { "id": "512", "type": "deal_to_line_item_unlabeled" },
+    ]);
+    deal["associations"]["companies"] = json!({ "results": [
+        { "id": "77", "type": "deal_to_company_unlabeled" },
+        { "id": "78", "type": "deal_to_company" },
+        { "id": "78", "type": "deal_to_company_unlabeled" },
+    ]});
+    // Answered in the other order, with a 207 as HubSpot's batch endpoints may.
+    let batch = json!({
+        "status": "COMPLETE",
+        "results": [
+            hubspot_example_line_item("513", "QA-DAY", Some("250.50")),
+            hubspot_example_line_item("512", " DEV-SPRINT ", None),
+        ],
+    });
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(deal.to_string())]),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::json(207, batch.to_string())],
+        ),
+        // Synthesised company.
+        Route::new(
+            "/crm/v3/objects/companies/78",
+            vec![Reply::ok(
+                r#"{"id":"78","properties":{"name":"Primary Co","domain":"primary.example"}}"#,
+            )],
+        ),
+    ])
+    .await;
+    let client = HubSpotClient::new(
+        server.base_url.clone(),
+        // A newline from a secret store is not part of the token.
+        format!("{HUBSPOT_TOKEN}\n"),
+        RetryPolicy::fast_for_tests(),
+        String::from("catalog_sku"),
+    );
+
+    let deal = client.fetch_deal(HUBSPOT_DEAL_ID).await.expect("deal");
+
+    assert_eq!(
+        deal.account,
+        Some(CrmAccount {
+            id: "78".into(),
+            name: Some("Primary Co".into()),
+            domain: Some("primary.example".into()),
+        }),
+        "the primary company"
+    );
+    assert_eq!(
+        deal.line_items,
+        vec![
+            CrmLineItem {
+                id: "512".into(),
+                name: Some("1 year implementation consultation".into()),
+                sku: Some("DEV-SPRINT".into()),
+                quantity: Some("2".into()),
+                unit_price: Some("6000.00".into()),
+                discount_percent: None,
+                discount_amount: None,
+            },
+            CrmLineItem {
+                id: "513".into(),
+                name: Some("1 year implementation consultation".into()),
+                sku: Some("QA-DAY".into()),
+                quantity: Some("2".into()),
+                unit_price: Some("6000.00".into()),
+                discount_percent: None,
+                // 250.50 per unit × 2.
+                discount_amount: Some("501.00".into()),
+            },
+        ]
+    );
+    let batches = server.requests_to(HUBSPOT_BATCH_PATH);
+    assert_eq!(batches.len(), 1);
+    let body = batches[0].json();
+    assert_eq!(body["inputs"], json!([{ "id": "512" }, { "id": "513" }]));
+    let mut expected: Vec<&str> = HUBSPOT_LINE_ITEM_PROPERTIES.to_vec();
+    expected.push("catalog_sku");
+    assert_eq!(body["properties"], json!(expected));
+    for request in server.requests() {
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {HUBSPOT_TOKEN}").as_str())
+        );
+    }
+    assert!(server
+        .requests_to("/crm/v3/objects/companies/77")
+        .is_empty());
+}
+
+#[tokio::test]
+async fn hubspot_reads_more_than_100_line_items_in_chunks() {
+    let ids: Vec<String> = (0..150).map(|i| (9_000 + i).to_string()).collect();
+    // Synthesised: the real deal with 150 line items, and the two batch answers.
+    let mut deal: Value = serde_json::from_str(HUBSPOT_DEAL).expect("fixture JSON");
+    deal["associations"]["line items"]["results"] = ids
+        .iter()
+        .map(|id| json!({ "id": id, "type": "deal_to_line_item" }))
+        .collect();
+    let answer = |chunk: &[String]| {
+        json!({ "results": chunk
+            .iter()
+            .map(|id| hubspot_example_line_item(id, "DEV-SPRINT", None))
+            .collect::<Vec<_>>() })
+        .to_string()
+    };
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(deal.to_string())]),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![
+                Reply::ok(answer(&ids[..100])),
+                Reply::ok(answer(&ids[100..])),
+            ],
+        ),
+    ])
+    .await;
+
+    let deal = hubspot(&server)
+        .fetch_deal(HUBSPOT_DEAL_ID)
+        .await
+        .expect("deal");
+
+    let got: Vec<&str> = deal.line_items.iter().map(|l| l.id.as_str()).collect();
+    assert_eq!(got, ids.iter().map(String::as_str).collect::<Vec<_>>());
+    let batches = server.requests_to(HUBSPOT_BATCH_PATH);
+    let sizes: Vec<usize> = batches
+        .iter()
+        .map(|b| b.json()["inputs"].as_array().expect("inputs").len())
+        .collect();
+    assert_eq!(sizes, vec![HUBSPOT_BATCH_READ_MAX, 50]);
+}
+
+#[tokio::test]
+async fn hubspot_follows_paged_line_item_associations() {
+    // Synthesised: the first association page says there is more.
+    let mut deal: Value = serde_json::from_str(HUBSPOT_DEAL).expect("fixture JSON");
+    deal["associations"]["line items"]["paging"] =
+        json!({ "next": { "after": "MTAw+/=", "link": "ignored" } });
+    let rest = json!({
+        "results": [{ "id": "28902434116", "type": "deal_to_line_item" }],
+        "paging": null,
+    });
+    let batch = json!({ "results": [
+        hubspot_example_line_item(HUBSPOT_LINE_ITEM_ID, "DEV-SPRINT", None),
+        hubspot_example_line_item("28902434116", "QA-DAY", None),
+    ]});
+    let associations_path = format!("{HUBSPOT_DEAL_PATH}/associations/line_items");
+    let server = FakeServer::start(vec![
+        Route::new(&associations_path, vec![Reply::ok(rest.to_string())]),
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(deal.to_string())]),
+        Route::new(HUBSPOT_BATCH_PATH, vec![Reply::ok(batch.to_string())]),
+    ])
+    .await;
+
+    let deal = hubspot(&server)
+        .fetch_deal(HUBSPOT_DEAL_ID)
+        .await
+        .expect("deal");
+
+    assert_eq!(deal.line_items.len(), 2);
+    assert_eq!(
+        deal.line_items[1].sku.as_deref(),
+        None,
+        "hs_sku is read, not catalog_sku"
+    );
+    let pages = server.requests_to(&associations_path);
+    assert_eq!(pages.len(), 1);
+    assert_eq!(pages[0].query(), "limit=500&after=MTAw%2B%2F%3D");
+    assert_eq!(
+        server.requests_to(HUBSPOT_BATCH_PATH)[0].json()["inputs"],
+        json!([{ "id": HUBSPOT_LINE_ITEM_ID }, { "id": "28902434116" }])
+    );
+}
+
+#[tokio::test]
+async fn hubspot_line_items_missing_from_the_batch_are_transient() {
+    let server = FakeServer::start(vec![
+        Route::new(HUBSPOT_DEAL_PATH, vec![Reply::ok(HUBSPOT_DEAL)]),
+        // Synthesised 207 with the id in `errors`.
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::json(
+                207,
+                r#"{"status":"COMPLETE","results":[],"numErrors":1,"errors":[{"status":"error","category":"OBJECT_NOT_FOUND","message":"Could not get some LINE_ITEM objects, they may be deleted or not exist."}]}"#,
+            )],
+        ),
+    ])
+    .await;
+
+    let result = hubspot(&server).fetch_deal(HUBSPOT_DEAL_ID).await;
+
+    match result {
+        Err(CrmError::Transient(message)) => {
+            assert!(message.contains(HUBSPOT_LINE_ITEM_ID), "{message}")
+        }
+        other => panic!("expected Transient, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn hubspot_honours_retry_after_capped_at_the_backoff_maximum() {
+    let server = FakeServer::start(vec![
+        Route::new(
+            HUBSPOT_DEAL_PATH,
+            vec![
+                Reply::json(429, HUBSPOT_RATE_LIMIT_BODY).with_header("Retry-After", "3600"),
+                Reply::ok(HUBSPOT_DEAL),
+            ],
+        ),
+        Route::new(
+            HUBSPOT_BATCH_PATH,
+            vec![Reply::ok(hubspot_line_items_batch())],
+        ),
+    ])
+    .await;
+    let policy = RetryPolicy {
+        backoff_base_ms: 1,
+        backoff_max_ms: 300,
+        ..RetryPolicy::fast_for_tests()
+    };
+    let client = HubSpotClient::new(&server.base_url, HUBSPOT_TOKEN, policy, "hs_sku");
+
+    let started = Instant::now();
+    let deal = client.fetch_deal(HUBSPOT_DEAL_ID).await.expect("deal");
+    let elapsed = started.elapsed();
+
+    assert_eq!(deal.deal_id, HUBSPOT_DEAL_ID);
+    // Without Retry-After the pause would be at most 1 ms; with it, the 300 ms cap.
+    assert!(elapsed >= Duration::from_millis(300), "took {elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "took {elapsed:?}");
+    assert_eq!(server.requests_to(HUBSPOT_DEAL_PATH).len(), 2);
+}
+
+#[tokio::test]
+async fn hubspot_429_every_time_is_transient_after_the_attempt_budget() {
+    let (result, attempts) = hubspot_deal_with(vec![
+        Reply::json(429, HUBSPOT_RATE_LIMIT_BODY).with_header("Retry-After", "1")
+    ])
+    .await;
+    assert!(
+        matches!(result, Err(CrmError::Transient(ref m)) if m.contains("429")),
+        "{result:?}"
+    );
+    assert_eq!(attempts, CRM_REQUEST_ATTEMPTS_MAX as usize);
+}
+
+#[tokio::test]
+async fn redirects_are_not_followed_so_the_token_stays_home() {
+    let elsewhere = FakeServer::start(vec![Route::new(
+        HUBSPOT_DEAL_PATH,
+        vec![Reply::ok(HUBSPOT_DEAL)],
+    )])
+    .await;
+    let location = format!("{}{HUBSPOT_DEAL_PATH}", elsewhere.base_url);
+    let (result, attempts) = hubspot_deal_with(vec![
+        Reply::json(302, "{}").with_header("Location", &location)
+    ])
+    .await;
+    assert!(
+        matches!(result, Err(CrmError::Invalid(ref m)) if m.contains("302")),
+        "{result:?}"
+    );
+    assert_eq!(attempts, 1);
+    assert!(elsewhere.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_deal_id_that_is_not_an_id_is_not_found_without_a_request() {
+    let server = FakeServer::start(vec![]).await;
+    for bad in ["", "..", "1/../../companies/2", "1?archived=true"] {
+        let result = hubspot(&server).fetch_deal(bad).await;
+        assert_eq!(result, Err(CrmError::NotFound(bad.to_owned())), "{bad:?}");
+        let result = pipedrive(&server).fetch_deal(bad).await;
+        assert_eq!(result, Err(CrmError::NotFound(bad.to_owned())), "{bad:?}");
+    }
+    assert!(server.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_success_that_is_not_json_is_invalid_without_retry() {
+    let (result, attempts) = hubspot_deal_with(vec![Reply::ok("<html>maintenance</html>")]).await;
+    assert!(matches!(result, Err(CrmError::Invalid(_))), "{result:?}");
+    assert_eq!(attempts, 1);
+}
+
+// ---------------------------------------------------------------------------------------
+// Pipedrive: more shapes and failures
+// ---------------------------------------------------------------------------------------
+
+const PIPEDRIVE_DEAL_PATH: &str = "/api/v2/deals/1";
+
+fn pipedrive(server: &FakeServer) -> PipedriveClient {
+    PipedriveClient::new(
+        &server.base_url,
+        PIPEDRIVE_TOKEN,
+        RetryPolicy::fast_for_tests(),
+    )
+}
+
+/// Fetches deal 1 with `deal_replies` on the deal path and the real products page (no
+/// further pages: synthesised `next_cursor: null`), product and organisation; returns the
+/// outcome and the server.
+async fn pipedrive_deal_with(deal_replies: Vec<Reply>) -> (Result<CrmDeal, CrmError>, FakeServer) {
+    let mut page: Value = serde_json::from_str(PIPEDRIVE_DEAL_PRODUCTS).expect("fixture JSON");
+    page["additional_data"]["next_cursor"] = Value::Null;
+    let server = FakeServer::start(vec![
+        Route::new(PIPEDRIVE_PRODUCTS_PATH, vec![Reply::ok(page.to_string())]),
+        Route::new(PIPEDRIVE_DEAL_PATH, deal_replies),
+        Route::new(
+            "/api/v2/products/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"code":"DEV-SPRINT"}}"#,
+            )],
+        ),
+        Route::new(
+            "/api/v2/organizations/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"name":"Org"}}"#,
+            )],
+        ),
+    ])
+    .await;
+    let result = pipedrive(&server).fetch_deal("1").await;
+    (result, server)
+}
+
+/// A synthesised Pipedrive error body.
+const PIPEDRIVE_ERROR_BODY: &str = r#"{"success":false,"error":"synthesised error"}"#;
+
+#[tokio::test]
+async fn pipedrive_404_is_not_found_and_401_unauthorized_without_retry() {
+    let (result, server) = pipedrive_deal_with(vec![Reply::json(404, PIPEDRIVE_ERROR_BODY)]).await;
+    assert_eq!(result, Err(CrmError::NotFound("1".into())));
+    assert_eq!(server.requests().len(), 1);
+
+    let (result, server) = pipedrive_deal_with(vec![Reply::json(401, PIPEDRIVE_ERROR_BODY)]).await;
+    assert_eq!(result, Err(CrmError::Unauthorized));
+    assert_eq!(server.requests().len(), 1);
+    assert_eq!(
+        server.requests()[0].header("x-api-token"),
+        Some(PIPEDRIVE_TOKEN)
+    );
+}
+
+#[tokio::test]
+async fn pipedrive_5xx_every_time_is_transient_after_the_attempt_budget() {
+    let (result, server) = pipedrive_deal_with(vec![Reply::json(502, PIPEDRIVE_ERROR_BODY)]).await;
+    match result {
+        Err(CrmError::Transient(message)) => assert!(message.contains("502"), "{message}"),
+        other => panic!("expected Transient, got {other:?}"),
+    }
+    assert_eq!(
+        server.requests_to(PIPEDRIVE_DEAL_PATH).len(),
+        CRM_REQUEST_ATTEMPTS_MAX as usize
+    );
+    assert_eq!(
+        server.requests().len(),
+        CRM_REQUEST_ATTEMPTS_MAX as usize,
+        "nothing after"
+    );
+}
+
+#[tokio::test]
+async fn pipedrive_retries_a_429_and_a_503_then_succeeds() {
+    let (result, server) = pipedrive_deal_with(vec![
+        Reply::json(429, PIPEDRIVE_ERROR_BODY).with_header("Retry-After", "0"),
+        Reply::json(503, PIPEDRIVE_ERROR_BODY),
+        Reply::ok(PIPEDRIVE_DEAL),
+    ])
+    .await;
+    let deal = result.expect("deal after two retries");
+    assert_eq!(deal.amount.as_deref(), Some("200"));
+    assert_eq!(deal.line_items.len(), 1);
+    assert_eq!(deal.line_items[0].sku.as_deref(), Some("DEV-SPRINT"));
+    assert_eq!(server.requests_to(PIPEDRIVE_DEAL_PATH).len(), 3);
+}
+
+#[tokio::test]
+async fn pipedrive_rows_that_carry_their_product_code_need_no_lookup() {
+    // The v1 deal-products body (rows embed `product` with `code`), served on the v2
+    // path: it has no `next_cursor`, so it is the only page.
+    let server = FakeServer::start(vec![
+        Route::new(
+            PIPEDRIVE_PRODUCTS_PATH,
+            vec![Reply::ok(PIPEDRIVE_V1_DEAL_PRODUCTS)],
+        ),
+        Route::new(PIPEDRIVE_DEAL_PATH, vec![Reply::ok(PIPEDRIVE_DEAL)]),
+        // The organisation is gone: the account keeps its id.
+        Route::new(
+            "/api/v2/organizations/1",
+            vec![Reply::json(404, PIPEDRIVE_ERROR_BODY)],
+        ),
+    ])
+    .await;
+
+    let deal = pipedrive(&server).fetch_deal("1").await.expect("deal");
+
+    assert_eq!(
+        deal.line_items,
+        vec![CrmLineItem {
+            id: "7".into(),
+            name: Some("1234".into()),
+            sku: Some("MPENCIL".into()),
+            quantity: Some("5".into()),
+            unit_price: Some("22".into()),
+            discount_percent: Some("0.2".into()),
+            discount_amount: None,
+        }]
+    );
+    assert_eq!(
+        deal.account,
+        Some(CrmAccount {
+            id: "1".into(),
+            name: None,
+            domain: None,
+        })
+    );
+    assert!(server
+        .requests()
+        .iter()
+        .all(|r| !r.path().starts_with("/api/v2/products")));
+}
+
+#[tokio::test]
+async fn pipedrive_won_deal_with_sku_field_fallback_and_a_disabled_row() {
+    // Synthesised: the deal won, one page of three rows built from the real row.
+    let mut deal: Value = serde_json::from_str(PIPEDRIVE_DEAL).expect("fixture JSON");
+    deal["data"]["status"] = json!("won");
+    deal["data"]["value"] = serde_json::from_str("1234.56").expect("number");
+    deal["data"]["won_time"] = json!("2021-01-02T10:00:00Z");
+    let page: Value = serde_json::from_str(PIPEDRIVE_DEAL_PRODUCTS).expect("fixture JSON");
+    let row = page["data"][0].clone();
+    let mut coded = row.clone(); // product 1: no code, SKU in a custom field
+    coded["quantity"] = serde_json::from_str("1.5").expect("number");
+    coded["item_price"] = serde_json::from_str("1e3").expect("number");
+    coded["discount"] = json!(10);
+    coded["discount_type"] = Value::Null;
+    let mut disabled = row.clone();
+    disabled["id"] = json!(5);
+    disabled["is_enabled"] = json!(false);
+    disabled["product_id"] = json!(99);
+    let mut field_on_row = row.clone(); // product 2: no code; the row has the field
+    field_on_row["id"] = json!(6);
+    field_on_row["product_id"] = json!(2);
+    field_on_row["custom_fields"] = json!({ "a1b2c3": "ROW-SKU" });
+    let products = json!({
+        "success": true,
+        "data": [coded, disabled, field_on_row],
+        "additional_data": { "next_cursor": null },
+    });
+    let server = FakeServer::start(vec![
+        Route::new(PIPEDRIVE_PRODUCTS_PATH, vec![Reply::ok(products.to_string())]),
+        Route::new(PIPEDRIVE_DEAL_PATH, vec![Reply::ok(deal.to_string())]),
+        Route::new(
+            "/api/v2/products/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"code":null,"custom_fields":{"a1b2c3":"FIELD-SKU"}}}"#,
+            )],
+        ),
+        Route::new(
+            "/api/v2/products/2",
+            vec![Reply::ok(r#"{"success":true,"data":{"id":2,"code":""}}"#)],
+        ),
+        Route::new(
+            "/api/v2/organizations/1",
+            vec![Reply::ok(r#"{"success":true,"data":{"id":1,"name":"Org"}}"#)],
+        ),
+    ])
+    .await;
+    let client = PipedriveClient::new(
+        format!("{}/", server.base_url),
+        PIPEDRIVE_TOKEN,
+        RetryPolicy::fast_for_tests(),
+    )
+    .with_sku_field(Some("a1b2c3".into()));
+
+    let deal = client.fetch_deal("1").await.expect("deal");
+
+    assert_eq!(deal.is_won, Some(true));
+    assert_eq!(deal.amount.as_deref(), Some("1234.56"));
+    assert_eq!(
+        deal.closed_at.as_deref(),
+        Some("2021-01-02T10:00:00Z"),
+        "won_time"
+    );
+    assert_eq!(
+        deal.line_items,
+        vec![
+            CrmLineItem {
+                id: "3".into(),
+                name: Some("Mechanical Pencil".into()),
+                sku: Some("FIELD-SKU".into()),
+                quantity: Some("1.5".into()),
+                // JSON `1e3` is a float: serde_json prints it `1000.0` (a decimal still).
+                unit_price: Some("1000.0".into()),
+                discount_percent: Some("10".into()),
+                discount_amount: None,
+            },
+            CrmLineItem {
+                id: "6".into(),
+                name: Some("Mechanical Pencil".into()),
+                sku: Some("ROW-SKU".into()),
+                quantity: Some("1".into()),
+                unit_price: Some("90".into()),
+                discount_percent: Some("0".into()),
+                discount_amount: None,
+            },
+        ]
+    );
+    assert!(
+        server.requests_to("/api/v2/products/99").is_empty(),
+        "disabled row skipped"
+    );
+    assert_eq!(server.requests_to("/api/v2/products/1").len(), 1);
+}
+
+#[tokio::test]
+async fn pipedrive_an_unknown_discount_type_is_invalid() {
+    let mut page: Value = serde_json::from_str(PIPEDRIVE_DEAL_PRODUCTS).expect("fixture JSON");
+    page["additional_data"]["next_cursor"] = Value::Null;
+    page["data"][0]["discount_type"] = json!("per_unit"); // synthesised
+    let server = FakeServer::start(vec![
+        Route::new(PIPEDRIVE_PRODUCTS_PATH, vec![Reply::ok(page.to_string())]),
+        Route::new(PIPEDRIVE_DEAL_PATH, vec![Reply::ok(PIPEDRIVE_DEAL)]),
+        Route::new(
+            "/api/v2/products/1",
+            vec![Reply::ok(
+                r#"{"success":true,"data":{"id":1,"code":"DEV-SPRINT"}}"#,
+            )],
+        ),
+    ])
+    .await;
+    let result = pipedrive(&server).fetch_deal("1").await;
+    assert!(
+        matches!(result, Err(CrmError::Invalid(ref m)) if m.contains("per_unit")),
+        "{result:?}"
+    );
+}
+
+#[tokio::test]
+async fn pipedrive_product_pages_are_bounded() {
+    // Synthesised: a server whose every page says there is another.
+    let page = json!({
+        "success": true,
+        "data": [],
+        "additional_data": { "next_cursor": "again" },
+    });
+    let server = FakeServer::start(vec![
+        Route::new(PIPEDRIVE_PRODUCTS_PATH, vec![Reply::ok(page.to_string())]),
+        Route::new(PIPEDRIVE_DEAL_PATH, vec![Reply::ok(PIPEDRIVE_DEAL)]),
+    ])
+    .await;
+    let result = pipedrive(&server).fetch_deal("1").await;
+    assert!(matches!(result, Err(CrmError::Invalid(_))), "{result:?}");
+    assert_eq!(
+        server.requests_to(PIPEDRIVE_PRODUCTS_PATH).len(),
+        PIPEDRIVE_PAGES_MAX
+    );
 }
