@@ -135,6 +135,9 @@ pub struct BillingInput {
     pub hour_increment: Option<String>,
     pub expense_markup_percent: Option<String>,
     pub rate_overrides: Vec<RateOverrideInput>,
+    /// Retainers: unused hours carried into the next period, at most this many (0 or
+    /// absent: unused hours expire).
+    pub retainer_rollover_hours_max: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -245,6 +248,8 @@ pub struct BillingTerms {
     #[serde(with = "rust_decimal::serde::str")]
     pub expense_markup_percent: Decimal,
     pub rate_overrides: Vec<RateOverride>,
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub retainer_rollover_hours_max: Option<Decimal>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -677,7 +682,18 @@ fn billing(
             });
         }
     }
+    let rollover = input
+        .retainer_rollover_hours_max
+        .as_ref()
+        .and_then(|r| p.check("billing.retainer_rollover_hours_max", parse_decimal(r)));
+    if rollover.is_some_and(|r| r < Decimal::ZERO) {
+        p.push(
+            "billing.retainer_rollover_hours_max",
+            "must not be negative",
+        );
+    }
     Some(BillingTerms {
+        retainer_rollover_hours_max: rollover,
         model,
         model_stated: stated.is_some(),
         cap: cap.zip(currency).map(|(c, cur)| Money::new(c, cur)),

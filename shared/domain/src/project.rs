@@ -135,6 +135,42 @@ pub struct ContractTerms {
     pub billing: BillingTerms,
     /// Fixed fee and retainer: the sum of the line nets.
     pub fee: Option<Money>,
+    /// Retainer: the block bought per period.
+    #[serde(default)]
+    pub retainer: Option<RetainerTerms>,
+}
+
+/// A retainer's prepaid block: hours and fee per period (from its catalog offering's
+/// effort per unit and the line's discounted unit price).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetainerTerms {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub hours_per_period: Decimal,
+    pub fee_per_period: Money,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rollover_hours_max: Decimal,
+}
+
+fn retainer_terms(deal: &Deal, catalog: &Catalog) -> Option<RetainerTerms> {
+    if deal.billing.model != BillingModel::Retainer {
+        return None;
+    }
+    let line = deal.line_items.iter().find(|l| {
+        catalog
+            .offering(&l.sku)
+            .is_some_and(|o| o.billing_model_default == BillingModel::Retainer)
+    })?;
+    let offering = catalog.offering(&line.sku)?;
+    let keep = (Decimal::ONE_HUNDRED - line.discount_percent) / Decimal::ONE_HUNDRED;
+    Some(RetainerTerms {
+        hours_per_period: offering.effort_model.iter().map(|e| e.hours_per_unit).sum(),
+        fee_per_period: line
+            .unit_price
+            .checked_mul(keep)
+            .ok()?
+            .round_to_minor_units(),
+        rollover_hours_max: deal.billing.retainer_rollover_hours_max.unwrap_or_default(),
+    })
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -206,6 +242,7 @@ pub fn convert(
         currency: deal.currency,
         billing: deal.billing.clone(),
         fee,
+        retainer: retainer_terms(deal, catalog),
     };
     match budget {
         Some(budget) if problems.is_empty() => Ok(ProjectSkeleton {

@@ -5,7 +5,7 @@
 use chrono::NaiveDate;
 use handoff_domain::billing::{
     rate, ChangeOrder, ContractState, ExpenseEntry, ItemStatus, MilestoneAcceptance, Rated,
-    RatingContext, Signal, SourceRef, TimeEntry, Treatment,
+    RatingContext, RetainerPeriodStart, Signal, SourceRef, TimeEntry, Treatment,
 };
 use handoff_domain::catalog::{Catalog, RoleCode};
 use handoff_domain::deal::{validate, DealInput};
@@ -400,6 +400,110 @@ fn fixed_fee_bills_milestones_once_and_time_is_cost_only() {
     );
     let again = apply(&w, &accepted.state, &accept("acc-2"));
     assert!(again.items.is_empty(), "a milestone is billed once");
+}
+
+#[test]
+fn retainer_blocks_bill_in_advance_draw_down_and_roll_over() {
+    let w = world();
+    let initech = project(&w, "initech-support", |d| {
+        d.billing.retainer_rollover_hours_max = Some("10".into())
+    });
+    let terms = initech.contract.retainer.clone().unwrap();
+    assert_eq!(
+        (terms.hours_per_period, terms.fee_per_period.to_string()),
+        (dec("42"), "5000.00 USD".into())
+    );
+    let period = |id: &str, start: &str, end: &str| {
+        Signal::RetainerPeriodStart(RetainerPeriodStart {
+            source: source(id, 1),
+            period_start: date(start),
+            period_end: date(end),
+        })
+    };
+    let first = apply(
+        &w,
+        &ContractState::open(&initech),
+        &period("p-1", "2026-12-01", "2026-12-31"),
+    );
+    assert_eq!(
+        amounts(&first),
+        vec![(Treatment::RetainerFee, "1".into(), "5000.00 USD".into())]
+    );
+    assert!(
+        first.journal.is_empty(),
+        "billed in advance: revenue follows the drawdown"
+    );
+    assert_eq!(first.state.retainer_balance_hours, dec("42"));
+    // 10 h from the block: 5000 / 42 x 10 = 1190.476… → 1190.48 out of deferred revenue.
+    let ten = apply(
+        &w,
+        &first.state,
+        &time("w-1", 1, "engineer", "2026-12-03", "10"),
+    );
+    assert!(ten.items.is_empty());
+    let lines: Vec<(&str, Side, String)> = ten.journal[0]
+        .lines()
+        .iter()
+        .map(|l| (l.account.as_str(), l.side, l.amount.to_string()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("2400", Side::Debit, "1190.48 USD".into()),
+            ("4000", Side::Credit, "1190.48 USD".into())
+        ]
+    );
+    // 2 x 20 h more: 20 h (2380.95), then the block's last 12 h (1428.57) and 8 h overage
+    // at 135.00.
+    let twenty = apply(
+        &w,
+        &ten.state,
+        &time("w-2", 1, "engineer", "2026-12-10", "20"),
+    );
+    assert!(twenty.items.is_empty());
+    assert_eq!(
+        twenty.journal[0].total(Side::Credit).to_string(),
+        "2380.95 USD"
+    );
+    let beyond = apply(
+        &w,
+        &twenty.state,
+        &time("w-3", 1, "engineer", "2026-12-11", "20"),
+    );
+    assert_eq!(
+        amounts(&beyond),
+        vec![(Treatment::RetainerOverage, "8".into(), "1080.00 USD".into())]
+    );
+    assert_eq!(
+        beyond.journal[0].total(Side::Credit).to_string(),
+        "1428.57 USD"
+    );
+    assert_eq!(
+        beyond.journal[1].lines()[0].account,
+        "1200",
+        "overage accrues as unbilled receivables"
+    );
+    assert_eq!(beyond.state.retainer_balance_hours, Decimal::ZERO);
+    // A correction down by 6 h returns them to the block (and reverses their revenue).
+    let corrected = apply(
+        &w,
+        &ten.state,
+        &time("w-1", 2, "engineer", "2026-12-03", "4"),
+    );
+    assert_eq!(corrected.state.retainer_balance_hours, dec("38"));
+    assert_eq!(
+        corrected.journal[0].lines()[0].account,
+        "4000",
+        "revenue reversed"
+    );
+    // Next period: 38 unused, 10 roll over, 28 expire.
+    let second = apply(
+        &w,
+        &corrected.state,
+        &period("p-2", "2027-01-01", "2027-01-31"),
+    );
+    assert_eq!(second.state.retainer_balance_hours, dec("52"));
+    assert_eq!(second.state.retainer_expired_hours, dec("28"));
 }
 
 proptest! {

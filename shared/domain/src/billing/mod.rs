@@ -10,11 +10,20 @@
 //!   invoiced, the old item stays untouched and a delta item carries the difference.
 //! - Fixed-fee revenue is recognised at milestone acceptance; time on a fixed-fee
 //!   contract records cost only.
+//! - Retainers: the block is billed in advance at period start (the invoice credits
+//!   deferred revenue); delivered hours draw it down, moving the block's effective hourly
+//!   rate from deferred revenue to revenue; hours beyond the block are overage items at
+//!   the bill rate. A corrected retainer entry re-rates only the change in hours, and a
+//!   reduction returns hours to the block. Unused hours roll over up to the contract's
+//!   limit at the next period start; the rest expire.
 
 mod rate;
 mod signal;
 mod state;
 
 pub use rate::{rate, Rated, RatingContext, RatingError};
-pub use signal::{ChangeOrder, ExpenseEntry, MilestoneAcceptance, Signal, SourceRef, TimeEntry};
+pub use signal::{
+    ChangeOrder, ExpenseEntry, MilestoneAcceptance, RetainerPeriodStart, Signal, SourceRef,
+    TimeEntry,
+};
 pub use state::{BillableItem, ContractState, CostRecord, EntryState, ItemStatus, Treatment};

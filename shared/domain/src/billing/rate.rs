@@ -1,6 +1,9 @@
 //! Rating one signal against the contract state.
 
-use super::signal::{ChangeOrder, ExpenseEntry, MilestoneAcceptance, Signal, SourceRef, TimeEntry};
+use super::signal::{
+    ChangeOrder, ExpenseEntry, MilestoneAcceptance, RetainerPeriodStart, Signal, SourceRef,
+    TimeEntry,
+};
 use super::state::{BillableItem, ContractState, CostRecord, EntryState, ItemStatus, Treatment};
 use crate::catalog::BillingModel;
 use crate::id::{BillableItemId, MilestoneId};
@@ -42,6 +45,8 @@ pub enum RatingError {
     Currency { got: String, contract: String },
     #[error("milestone {0} is not on this contract")]
     UnknownMilestone(MilestoneId),
+    #[error("this contract has no retainer terms")]
+    NoRetainer,
 }
 
 /// Rates `signal`. A version already rated (or older) changes nothing: `Ok(None)`.
@@ -70,6 +75,7 @@ pub fn rate(
         Signal::Expense(expense) => rate_expense(expense, ctx, &mut out)?,
         Signal::MilestoneAccepted(acceptance) => rate_milestone(acceptance, ctx, &mut out)?,
         Signal::ChangeOrder(order) => apply_change_order(order, &mut out)?,
+        Signal::RetainerPeriodStart(period) => start_retainer_period(period, &mut out)?,
     }
     out.state.version += 1;
     Ok(Some(out))
@@ -154,7 +160,10 @@ fn rate_time(entry: &TimeEntry, ctx: &RatingContext, out: &mut Rated) -> Result<
             .checked_mul(entry.hours.value())?
             .round_to_minor_units(),
     });
-    // Fixed fee and retainers bill on their own triggers: time is cost (and progress) only.
+    if state.model == BillingModel::Retainer && entry.billable {
+        return draw_down(entry, &quote, ctx, out);
+    }
+    // Fixed fee bills on milestones: its time is cost only.
     if state.model != BillingModel::TimeAndMaterials || !entry.billable {
         remember(
             out,
@@ -563,6 +572,150 @@ fn apply_change_order(order: &ChangeOrder, out: &mut Rated) -> Result<(), Rating
         Money::zero(currency),
         Decimal::ZERO,
         Vec::new(),
+    );
+    Ok(())
+}
+
+fn start_retainer_period(period: &RetainerPeriodStart, out: &mut Rated) -> Result<(), RatingError> {
+    let terms = out.state.retainer.clone().ok_or(RatingError::NoRetainer)?;
+    let carried = out
+        .state
+        .retainer_balance_hours
+        .min(terms.rollover_hours_max)
+        .max(Decimal::ZERO);
+    out.state.retainer_expired_hours += out.state.retainer_balance_hours - carried;
+    out.state.retainer_balance_hours = carried + terms.hours_per_period;
+    let state = &out.state;
+    let id = item_id(state, &period.source, "retainer-fee");
+    out.items.push(BillableItem {
+        id,
+        project_id: state.project_id,
+        contract_id: state.contract_id,
+        trigger: period.source.clone(),
+        contract_version: state.terms_version,
+        rate_source: None,
+        rule: format!(
+            "retainer block of {} h for {} to {}, billed in advance",
+            terms.hours_per_period.normalize(),
+            period.period_start,
+            period.period_end
+        ),
+        quantity: Decimal::ONE,
+        raw_quantity: None,
+        unit: "period".into(),
+        rate: terms.fee_per_period,
+        amount: terms.fee_per_period,
+        treatment: Treatment::RetainerFee,
+        status: ItemStatus::Unbilled,
+        work_date: period.period_start,
+        role: None,
+        resource: None,
+        corrects: None,
+    });
+    remember(
+        out,
+        &period.source,
+        Money::zero(out.state.currency),
+        Decimal::ZERO,
+        vec![id],
+    );
+    Ok(())
+}
+
+/// Delivered retainer time: the change in hours draws the block down (revenue out of
+/// deferred revenue at the block's hourly rate); beyond the block it is overage.
+fn draw_down(
+    entry: &TimeEntry,
+    quote: &crate::rates::RateQuote,
+    ctx: &RatingContext,
+    out: &mut Rated,
+) -> Result<(), RatingError> {
+    let terms = out.state.retainer.clone().ok_or(RatingError::NoRetainer)?;
+    let hours = entry
+        .hours
+        .billable(out.state.hour_increment)
+        .map_err(|_| RatingError::TooManyHours(entry.hours.value()))?
+        .value();
+    let previous = out
+        .state
+        .entries
+        .get(&entry.source.key())
+        .map_or(Decimal::ZERO, |e| e.hours);
+    let change = hours - previous;
+    let block_rate = Money::new(
+        terms.fee_per_period.amount() / terms.hours_per_period.max(Decimal::ONE),
+        out.state.currency,
+    );
+    let drawn = if change > Decimal::ZERO {
+        change.min(out.state.retainer_balance_hours.max(Decimal::ZERO))
+    } else {
+        change
+    };
+    let overage = change - drawn;
+    out.state.retainer_balance_hours -= drawn;
+    let revenue = block_rate.checked_mul(drawn)?.round_to_minor_units();
+    let at = At {
+        date: entry.work_date,
+        description: "Retainer drawdown",
+        kind: "timesheet",
+        source: &entry.source,
+    };
+    accrue(
+        out,
+        at,
+        Vec::new(),
+        (
+            &ctx.accounts.deferred_revenue,
+            &ctx.accounts.services_revenue,
+        ),
+        revenue,
+    )?;
+    let mut items = out
+        .state
+        .entries
+        .get(&entry.source.key())
+        .map(|e| e.items.clone())
+        .unwrap_or_default();
+    if overage > Decimal::ZERO {
+        let id = item_id(&out.state, &entry.source, "retainer-overage");
+        let amount = quote.bill.checked_mul(overage)?.round_to_minor_units();
+        let mut item = time_item(
+            &out.state,
+            entry,
+            id,
+            quote,
+            overage,
+            amount,
+            Treatment::RetainerOverage,
+            ItemStatus::Unbilled,
+            None,
+        );
+        item.rule = "retainer overage: hours beyond the block x bill rate on the work date".into();
+        out.items.push(item);
+        let at = At {
+            date: entry.work_date,
+            description: "Retainer overage delivered",
+            kind: "timesheet",
+            source: &entry.source,
+        };
+        accrue(
+            out,
+            at,
+            vec![id.to_string()],
+            (
+                &ctx.accounts.unbilled_receivables,
+                &ctx.accounts.services_revenue,
+            ),
+            amount,
+        )?;
+        items.push(id);
+    }
+    remember(
+        out,
+        &entry.source,
+        Money::zero(out.state.currency),
+        hours,
+        items,
     );
     Ok(())
 }

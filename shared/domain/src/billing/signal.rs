@@ -65,6 +65,15 @@ pub struct ChangeOrder {
     pub add_milestone: Option<(String, Money, NaiveDate)>,
 }
 
+/// A retainer period begins: its block is billed in advance and unused hours roll over
+/// (up to the contract's limit) or expire.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RetainerPeriodStart {
+    pub source: SourceRef,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum Signal {
@@ -72,6 +81,7 @@ pub enum Signal {
     Expense(ExpenseEntry),
     MilestoneAccepted(MilestoneAcceptance),
     ChangeOrder(ChangeOrder),
+    RetainerPeriodStart(RetainerPeriodStart),
 }
 
 impl Signal {
@@ -81,6 +91,7 @@ impl Signal {
             Signal::Expense(s) => &s.source,
             Signal::MilestoneAccepted(s) => &s.source,
             Signal::ChangeOrder(s) => &s.source,
+            Signal::RetainerPeriodStart(s) => &s.source,
         }
     }
 
@@ -90,6 +101,7 @@ impl Signal {
             Signal::Expense(_) => "expense",
             Signal::MilestoneAccepted(_) => "milestone",
             Signal::ChangeOrder(_) => "change_order",
+            Signal::RetainerPeriodStart(_) => "retainer_period",
         }
     }
 }

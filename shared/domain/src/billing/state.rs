@@ -33,6 +33,10 @@ pub enum Treatment {
     Expense,
     MilestoneFee,
     OverCap,
+    /// A retainer block billed in advance (revenue follows the drawdown).
+    RetainerFee,
+    /// Retainer hours beyond the block, billed at the bill rate.
+    RetainerOverage,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -108,6 +112,13 @@ pub struct ContractState {
     pub customer_id: crate::id::CustomerId,
     pub milestones: BTreeMap<MilestoneId, (String, Option<Money>, bool)>,
     pub entries: BTreeMap<String, EntryState>,
+    pub retainer: Option<crate::project::RetainerTerms>,
+    /// Retainer hours left in the current period's block.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub retainer_balance_hours: Decimal,
+    /// Retainer hours that expired at period ends, in total.
+    #[serde(with = "rust_decimal::serde::str")]
+    pub retainer_expired_hours: Decimal,
 }
 
 impl ContractState {
@@ -134,6 +145,9 @@ impl ContractState {
                 .map(|m| (m.id, (m.name.clone(), m.amount, false)))
                 .collect(),
             entries: BTreeMap::new(),
+            retainer: contract.retainer.clone(),
+            retainer_balance_hours: Decimal::ZERO,
+            retainer_expired_hours: Decimal::ZERO,
         }
     }
 
