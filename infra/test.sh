@@ -3,8 +3,10 @@
 #
 # Installs the pinned tools (infra/local/tools.sh), starts the local AWS
 # endpoints (infra/local/endpoints.sh) and stops them again on exit, then runs
-# fmt, clippy, the whole test suite with the AWS contract tests required, and
-# validates template.yaml with cfn-lint (+ serverless rules) and SAM CLI.
+# fmt, clippy, the whole test suite with the AWS contract tests required, the
+# real closed-won-converter binary under the Lambda runtime emulator against
+# those endpoints (infra/local/lambda-e2e.sh), and validates template.yaml
+# with cfn-lint (+ serverless rules) and SAM CLI.
 #
 # Every step runs even after an earlier one failed, so one run reports all
 # problems; a summary follows and the exit status is non-zero if any failed.
@@ -12,11 +14,13 @@
 # Env:
 #   HANDOFF_TEST_SKIP  comma-separated steps to skip for quick local runs,
 #                      e.g. HANDOFF_TEST_SKIP=fmt,clippy
-#                      steps: tools, endpoints, fmt, clippy, test, cfn-lint,
-#                      sam-validate. CI never sets it (.ci/run unsets it).
+#                      steps: tools, endpoints, fmt, clippy, test,
+#                      lambda-e2e, cfn-lint, sam-validate. CI never sets it
+#                      (.ci/run unsets it).
 #                      Skipping `endpoints` also drops
 #                      HANDOFF_REQUIRE_AWS_CONTRACT, so the AWS contract
-#                      tests skip instead of failing.
+#                      tests skip instead of failing; lambda-e2e then starts
+#                      (and stops) endpoints of its own.
 
 # The step functions and the trap handler are called indirectly (through
 # `step`/`trap`), which shellcheck reports as unreachable code.
@@ -115,6 +119,9 @@ step endpoints start_endpoints
 step fmt cargo fmt --all -- --check
 step clippy cargo clippy --workspace --all-targets -- -D warnings
 step test run_tests
+# After `test`: the binary is then already compiled in the shared target dir.
+# The script inherits the endpoints exported by start_endpoints.
+step lambda-e2e bash "$ROOT/infra/local/lambda-e2e.sh"
 step cfn-lint run_cfn_lint
 step sam-validate run_sam_validate
 

@@ -8,4 +8,5 @@
 pub mod consumer;
 pub mod http;
 pub mod service;
+#[cfg(feature = "lambda")]
 pub mod wiring;
