@@ -17,6 +17,7 @@
 //!   reduction returns hours to the block. Unused hours roll over up to the contract's
 //!   limit at the next period start; the rest expire.
 
+pub mod intake;
 mod rate;
 mod signal;
 mod state;
