@@ -95,7 +95,9 @@ impl Harness {
 
     /// A fresh queue; a name ending in `.fifo` makes a FIFO queue.
     pub async fn queue(&self, name: &str) -> Arc<dyn Queue> {
-        let name = format!("{}-{name}", self.prefix);
+        // Queue names allow 80 characters: the case's unique suffix is enough.
+        let suffix = &self.prefix[self.prefix.len().saturating_sub(8)..];
+        let name = format!("q-{suffix}-{name}");
         match &self.aws {
             None => Arc::new(MemoryQueue::new(
                 &name,

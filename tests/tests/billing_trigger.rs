@@ -1,0 +1,269 @@
+//! The delivery-signals consumer on both adapter sets: signals rated once, FIFO batches
+//! with a poison message parked while later ones proceed, a transient storage failure
+//! retried without duplicating anything.
+
+#[macro_use]
+mod harness;
+
+use async_trait::async_trait;
+use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
+use chrono::{TimeZone, Utc};
+use closed_won_converter::reference;
+use closed_won_converter::service::Converter;
+use handoff_adapters_memory::{ManualClock, MemoryQueue};
+use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
+use handoff_domain::catalog::RoleCode;
+use handoff_domain::deal::DealInput;
+use handoff_domain::hours::Hours;
+use handoff_domain::ledger::ChartOfAccounts;
+use handoff_domain::{ExternalId, ProjectId, SourceSystem};
+use handoff_ports::{
+    BatchWrite, Condition, Item, Key, Page, Query, Store, StoreError, Update, WriteOp,
+};
+use handoff_runtime::Idempotency;
+use harness::Harness;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
+
+fn seed(path: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../infra/seed/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+async fn converted_project(h: &Harness) -> ProjectId {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+    ));
+    let converter = Converter {
+        store: h.store.clone(),
+        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
+        clock: clock.clone(),
+        idempotency: Idempotency::new(
+            h.store.clone(),
+            clock,
+            &h.table,
+            "closed-won-converter",
+            86_400,
+        ),
+        reference: Arc::new(reference::bundled().unwrap()),
+        main_table: h.table.clone(),
+    };
+    let deal: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    converter.convert(&deal, None).await.unwrap().project_id
+}
+
+fn billing(store: Arc<dyn Store>, table: &str) -> Billing {
+    let reference = reference::bundled().unwrap();
+    Billing {
+        store,
+        rates: Arc::new(reference.rates),
+        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
+        main_table: table.to_owned(),
+    }
+}
+
+fn time(project: ProjectId, id: &str, version: u32, hours: &str) -> String {
+    let signal = Signal::Time(TimeEntry {
+        source: SourceRef {
+            system: SourceSystem::new("jira").unwrap(),
+            id: ExternalId::new(id).unwrap(),
+            version,
+        },
+        resource: "kenji-sato".into(),
+        role: RoleCode::new("engineer").unwrap(),
+        work_date: "2026-12-02".parse().unwrap(),
+        hours: Hours::new(hours.parse().unwrap()).unwrap(),
+        billable: true,
+        note: None,
+    });
+    serde_json::to_string(&SignalEnvelope {
+        project_id: project,
+        signal,
+    })
+    .unwrap()
+}
+
+fn fifo_event(project: ProjectId, bodies: &[String]) -> SqsEvent {
+    let mut event = SqsEvent::default();
+    event.records = bodies
+        .iter()
+        .enumerate()
+        .map(|(i, body)| {
+            let mut m = SqsMessage::default();
+            m.message_id = Some(format!("m{i}"));
+            m.body = Some(body.clone());
+            m.event_source_arn =
+                Some("arn:aws:sqs:us-east-1:123456789012:handoff-dev-delivery-signals.fifo".into());
+            m.attributes
+                .insert("MessageGroupId".into(), project.to_string());
+            m
+        })
+        .collect();
+    event
+}
+
+async fn items(h: &Harness, project: ProjectId) -> usize {
+    let query = Query::partition(&h.table, format!("PROJECT#{project}"))
+        .sort_prefix("ITEM#")
+        .limit(1000);
+    h.store.query(&query).await.unwrap().items.len()
+}
+
+contract_cases!(
+    signals_are_rated_once_and_poison_does_not_block_the_group,
+    a_transient_storage_failure_is_retried_without_duplicates
+);
+
+async fn signals_are_rated_once_and_poison_does_not_block_the_group(h: Harness) {
+    let project = converted_project(&h).await;
+    let billing = billing(h.store.clone(), &h.table);
+    let dlq = h.queue("delivery-signals-dlq.fifo").await;
+    let batch = vec![
+        time(project, "w-1", 1, "8"),
+        r#"{"project_id": 42}"#.to_owned(),
+        time(project, "w-2", 1, "4"),
+    ];
+    let response = timesheet_billing_trigger::consumer::handle(
+        &billing,
+        dlq.as_ref(),
+        fifo_event(project, &batch),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert_eq!(
+        items(&h, project).await,
+        2,
+        "both valid signals rated; the poison did not block them"
+    );
+    let parked = dlq.receive(10, 1).await.unwrap();
+    assert_eq!(parked.len(), 1);
+    assert_eq!(
+        parked[0].group_id.as_deref(),
+        Some(project.to_string().as_str())
+    );
+    assert!(parked[0].attributes["handoff-failure-reason"].contains("not a valid SignalEnvelope"));
+    // Redelivery of the same signals changes nothing.
+    timesheet_billing_trigger::consumer::handle(
+        &billing,
+        dlq.as_ref(),
+        fifo_event(project, &batch[..1]),
+    )
+    .await
+    .unwrap();
+    assert_eq!(items(&h, project).await, 2);
+    let (state, version) = billing.state(project).await.unwrap();
+    assert_eq!(version, Some(2));
+    assert_eq!(
+        state.billed_net.to_string(),
+        "1620.00 USD",
+        "(8 + 4) h x 135.00"
+    );
+    let journal = h
+        .store
+        .query(&Query::partition(&h.table, format!("JOURNAL#{project}")))
+        .await
+        .unwrap();
+    assert_eq!(journal.items.len(), 2);
+}
+
+/// A store whose first transaction fails as throttled.
+struct Throttled {
+    inner: Arc<dyn Store>,
+    failures: AtomicUsize,
+}
+
+#[async_trait]
+impl Store for Throttled {
+    async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
+        self.inner.get(table, key).await
+    }
+    async fn put(
+        &self,
+        table: &str,
+        item: Item,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
+        self.inner.put(table, item, condition).await
+    }
+    async fn update(
+        &self,
+        table: &str,
+        key: &Key,
+        updates: Vec<Update>,
+        condition: Option<Condition>,
+    ) -> Result<Item, StoreError> {
+        self.inner.update(table, key, updates, condition).await
+    }
+    async fn delete(
+        &self,
+        table: &str,
+        key: &Key,
+        condition: Option<Condition>,
+    ) -> Result<(), StoreError> {
+        self.inner.delete(table, key, condition).await
+    }
+    async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
+        if self.failures.load(Ordering::SeqCst) > 0 {
+            self.failures.fetch_sub(1, Ordering::SeqCst);
+            return Err(StoreError::Transient(
+                "ProvisionedThroughputExceededException".into(),
+            ));
+        }
+        self.inner.transact_write(ops).await
+    }
+    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
+        self.inner.query(query).await
+    }
+    async fn batch_write(&self, table: &str, writes: Vec<BatchWrite>) -> Result<(), StoreError> {
+        self.inner.batch_write(table, writes).await
+    }
+}
+
+async fn a_transient_storage_failure_is_retried_without_duplicates(h: Harness) {
+    let project = converted_project(&h).await;
+    let store: Arc<dyn Store> = Arc::new(Throttled {
+        inner: h.store.clone(),
+        failures: AtomicUsize::new(1),
+    });
+    let billing = billing(store, &h.table);
+    let dlq = h.queue("delivery-signals-dlq.fifo").await;
+    let batch = vec![time(project, "w-1", 1, "8"), time(project, "w-2", 1, "4")];
+    let response = timesheet_billing_trigger::consumer::handle(
+        &billing,
+        dlq.as_ref(),
+        fifo_event(project, &batch),
+    )
+    .await
+    .unwrap();
+    let failed: Vec<&str> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(
+        failed,
+        vec!["m0", "m1"],
+        "FIFO: the failure and everything after it is retried"
+    );
+    assert_eq!(items(&h, project).await, 0, "nothing half-written");
+    // SQS redelivers both: now they land, once.
+    let response = timesheet_billing_trigger::consumer::handle(
+        &billing,
+        dlq.as_ref(),
+        fifo_event(project, &batch),
+    )
+    .await
+    .unwrap();
+    assert!(response.batch_item_failures.is_empty());
+    assert_eq!(items(&h, project).await, 2);
+    assert!(
+        dlq.receive(10, 0).await.unwrap().is_empty(),
+        "transient failures are not dead-lettered"
+    );
+}
