@@ -366,17 +366,50 @@ fn expenses_bill_with_the_markup_or_stay_cost() {
 }
 
 #[test]
-fn fixed_fee_bills_milestones_once_and_time_is_cost_only() {
+fn fixed_fee_recognises_revenue_by_percent_complete_and_bills_milestones_once() {
     let w = world();
     let acme = project(&w, "acme-website", |_| {});
     let state = ContractState::open(&acme);
+    // 8 of 480 budget hours: 112400.00 x 8 / 480 = 1873.333… → 1873.33 of revenue.
     let work = apply(&w, &state, &time("w-1", 1, "designer", "2026-12-18", "8"));
-    assert!(work.items.is_empty() && work.journal.is_empty());
+    assert!(work.items.is_empty(), "fixed-fee time is not billed");
     assert_eq!(
         work.costs[0].amount.to_string(),
         "544.00 USD",
         "8 h x 68.00"
     );
+    let lines: Vec<(&str, Side, String)> = work.journal[0]
+        .lines()
+        .iter()
+        .map(|l| (l.account.as_str(), l.side, l.amount.to_string()))
+        .collect();
+    assert_eq!(
+        lines,
+        vec![
+            ("1200", Side::Debit, "1873.33 USD".into()),
+            ("4000", Side::Credit, "1873.33 USD".into())
+        ]
+    );
+    // A correction to 6 h lowers progress: 1405.00 recognised, 468.33 reversed.
+    let corrected = apply(
+        &w,
+        &work.state,
+        &time("w-1", 2, "designer", "2026-12-18", "6"),
+    );
+    assert_eq!(
+        corrected.state.revenue_recognized.to_string(),
+        "1405.00 USD"
+    );
+    assert_eq!(corrected.journal[0].lines()[0].account, "4000", "reversal");
+    assert_eq!(
+        corrected.journal[0].total(Side::Debit).to_string(),
+        "468.33 USD"
+    );
+    // Progress is capped at 100 %: recognised revenue never exceeds the fee.
+    let mut late = corrected.state.clone();
+    late.hours_delivered = dec("479");
+    let over = apply(&w, &late, &time("w-2", 1, "engineer", "2027-03-01", "20"));
+    assert_eq!(over.state.revenue_recognized.to_string(), "112400.00 USD");
     let design = acme
         .milestones
         .iter()
@@ -389,14 +422,14 @@ fn fixed_fee_bills_milestones_once_and_time_is_cost_only() {
             accepted_on: date("2027-01-04"),
         })
     };
-    let accepted = apply(&w, &work.state, &accept("acc-1"));
+    let accepted = apply(&w, &corrected.state, &accept("acc-1"));
     assert_eq!(
         amounts(&accepted),
         vec![(Treatment::MilestoneFee, "1".into(), "30780.00 USD".into())]
     );
-    assert_eq!(
-        accepted.journal[0].total(Side::Debit).to_string(),
-        "30780.00 USD"
+    assert!(
+        accepted.journal.is_empty(),
+        "revenue was recognised by progress, not again at acceptance"
     );
     let again = apply(&w, &accepted.state, &accept("acc-2"));
     assert!(again.items.is_empty(), "a milestone is billed once");

@@ -8,8 +8,11 @@
 //! - A corrected time entry (higher source version) replaces the previous version while
 //!   that one is unbilled (the old item is marked reversed and its accrual reversed); once
 //!   invoiced, the old item stays untouched and a delta item carries the difference.
-//! - Fixed-fee revenue is recognised at milestone acceptance; time on a fixed-fee
-//!   contract records cost only.
+//! - Fixed fee: time records cost and drives percent complete (delivered hours over the
+//!   baseline budget hours, capped at 100 %); revenue follows it into unbilled
+//!   receivables (the contract asset). A milestone acceptance makes the milestone's amount
+//!   billable without booking revenue again; a change order's added milestone raises the
+//!   fee.
 //! - Retainers: the block is billed in advance at period start (the invoice credits
 //!   deferred revenue); delivered hours draw it down, moving the block's effective hourly
 //!   rate from deferred revenue to revenue; hours beyond the block are overage items at

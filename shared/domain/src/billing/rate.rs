@@ -73,7 +73,7 @@ pub fn rate(
     match signal {
         Signal::Time(entry) => rate_time(entry, ctx, &mut out)?,
         Signal::Expense(expense) => rate_expense(expense, ctx, &mut out)?,
-        Signal::MilestoneAccepted(acceptance) => rate_milestone(acceptance, ctx, &mut out)?,
+        Signal::MilestoneAccepted(acceptance) => rate_milestone(acceptance, &mut out)?,
         Signal::ChangeOrder(order) => apply_change_order(order, &mut out)?,
         Signal::RetainerPeriodStart(period) => start_retainer_period(period, &mut out)?,
     }
@@ -163,7 +163,9 @@ fn rate_time(entry: &TimeEntry, ctx: &RatingContext, out: &mut Rated) -> Result<
     if state.model == BillingModel::Retainer && entry.billable {
         return draw_down(entry, &quote, ctx, out);
     }
-    // Fixed fee bills on milestones: its time is cost only.
+    if state.model == BillingModel::FixedFee {
+        return recognise_progress(entry, ctx, out);
+    }
     if state.model != BillingModel::TimeAndMaterials || !entry.billable {
         remember(
             out,
@@ -473,11 +475,7 @@ fn rate_expense(
     Ok(())
 }
 
-fn rate_milestone(
-    acceptance: &MilestoneAcceptance,
-    ctx: &RatingContext,
-    out: &mut Rated,
-) -> Result<(), RatingError> {
+fn rate_milestone(acceptance: &MilestoneAcceptance, out: &mut Rated) -> Result<(), RatingError> {
     let (name, amount, accepted) = out
         .state
         .milestones
@@ -508,21 +506,7 @@ fn rate_milestone(
             resource: None,
             corrects: None,
         });
-        accrue(
-            out,
-            At {
-                date: acceptance.accepted_on,
-                description: "Fixed-fee revenue at milestone acceptance",
-                kind: "milestone",
-                source: &acceptance.source,
-            },
-            vec![id.to_string()],
-            (
-                &ctx.accounts.unbilled_receivables,
-                &ctx.accounts.services_revenue,
-            ),
-            amount,
-        )?;
+        // Revenue was recognised by percent complete: the milestone only becomes billable.
         items.push(id);
     }
     out.state
@@ -716,6 +700,54 @@ fn draw_down(
         Money::zero(out.state.currency),
         hours,
         items,
+    );
+    Ok(())
+}
+
+/// Fixed fee: delivered hours (corrections count by their change) move percent complete,
+/// capped at 100 %, and revenue follows it: Dr unbilled receivables (contract asset) /
+/// Cr services revenue for the increment (reversed when a correction lowers progress).
+fn recognise_progress(
+    entry: &TimeEntry,
+    ctx: &RatingContext,
+    out: &mut Rated,
+) -> Result<(), RatingError> {
+    let previous = out
+        .state
+        .entries
+        .get(&entry.source.key())
+        .map_or(Decimal::ZERO, |e| e.hours);
+    let hours = entry.hours.value();
+    out.state.hours_delivered += hours - previous;
+    if let (Some(fee), true) = (out.state.fee, out.state.budget_hours > Decimal::ZERO) {
+        let complete =
+            (out.state.hours_delivered / out.state.budget_hours).clamp(Decimal::ZERO, Decimal::ONE);
+        let target = fee.checked_mul(complete)?.round_to_minor_units();
+        let increment = target.checked_sub(&out.state.revenue_recognized)?;
+        let at = At {
+            date: entry.work_date,
+            description: "Fixed-fee revenue by percent complete",
+            kind: "timesheet",
+            source: &entry.source,
+        };
+        accrue(
+            out,
+            at,
+            Vec::new(),
+            (
+                &ctx.accounts.unbilled_receivables,
+                &ctx.accounts.services_revenue,
+            ),
+            increment,
+        )?;
+        out.state.revenue_recognized = target;
+    }
+    remember(
+        out,
+        &entry.source,
+        Money::zero(out.state.currency),
+        hours,
+        Vec::new(),
     );
     Ok(())
 }

@@ -119,6 +119,13 @@ pub struct ContractState {
     /// Retainer hours that expired at period ends, in total.
     #[serde(with = "rust_decimal::serde::str")]
     pub retainer_expired_hours: Decimal,
+    /// Fixed fee: the fee revenue is recognised against, and the progress measure.
+    pub fee: Option<Money>,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub budget_hours: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub hours_delivered: Decimal,
+    pub revenue_recognized: Money,
 }
 
 impl ContractState {
@@ -148,6 +155,10 @@ impl ContractState {
             retainer: contract.retainer.clone(),
             retainer_balance_hours: Decimal::ZERO,
             retainer_expired_hours: Decimal::ZERO,
+            fee: contract.fee,
+            budget_hours: project.budget.total_hours,
+            hours_delivered: Decimal::ZERO,
+            revenue_recognized: Money::zero(contract.currency),
         }
     }
 
