@@ -5,7 +5,7 @@
 
 use closed_won_converter::service::project_key;
 use handoff_domain::billing::{
-    rate, BillableItem, ContractState, ItemStatus, RatingContext, RatingError, Signal,
+    rate, BillableItem, ContractState, EntryState, ItemStatus, RatingContext, RatingError, Signal,
 };
 use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::project::ProjectSkeleton;
@@ -167,11 +167,26 @@ impl Billing {
 
     pub async fn apply(&self, envelope: &SignalEnvelope) -> Result<Applied, BillingError> {
         let (state, stored_version) = self.state(envelope.project_id).await?;
+        let entry_key = Key::new(
+            format!("PROJECT#{}", envelope.project_id),
+            format!("ENTRY#{}", envelope.signal.source().key()),
+        );
+        let previous: Option<EntryState> =
+            match self.store.get(&self.main_table, &entry_key).await? {
+                Some(item) => match item.get("entry") {
+                    Some(AttributeValue::S(json)) => Some(
+                        serde_json::from_str(json)
+                            .map_err(|e| StoreError::Decode(e.to_string()))?,
+                    ),
+                    _ => None,
+                },
+                None => None,
+            };
         let ctx = RatingContext {
             rates: &self.rates,
             accounts: &self.chart.mapping,
         };
-        let Some(rated) = rate(&envelope.signal, &state, &ctx)? else {
+        let Some(rated) = rate(&envelope.signal, &state, previous.as_ref(), &ctx)? else {
             return Ok(Applied {
                 duplicate: true,
                 items: 0,
@@ -196,6 +211,19 @@ impl Billing {
             item: to_item(&record)?,
             condition: Some(condition),
         }];
+        if let Some(entry) = &rated.entry {
+            // One item per source record keeps the contract state small; the state's
+            // version condition above serialises writes to both.
+            let mut item = entry_key.to_item();
+            let json =
+                serde_json::to_string(entry).map_err(|e| StoreError::Invalid(e.to_string()))?;
+            item.insert("entry".into(), AttributeValue::S(json));
+            writes.push(WriteOp::Put {
+                table: table(),
+                item,
+                condition: None,
+            });
+        }
         for item in &rated.items {
             writes.push(WriteOp::Put {
                 table: table(),

@@ -4,8 +4,8 @@
 
 use chrono::NaiveDate;
 use handoff_domain::billing::{
-    rate, ChangeOrder, ContractState, ExpenseEntry, ItemStatus, MilestoneAcceptance, Rated,
-    RatingContext, RetainerPeriodStart, Signal, SourceRef, TimeEntry, Treatment,
+    Book, ChangeOrder, ExpenseEntry, ItemStatus, MilestoneAcceptance, Rated, RatingContext,
+    RetainerPeriodStart, Signal, SourceRef, TimeEntry, Treatment,
 };
 use handoff_domain::catalog::{Catalog, RoleCode};
 use handoff_domain::deal::{validate, DealInput};
@@ -76,14 +76,30 @@ fn time(id: &str, version: u32, role: &str, day: &str, hours: &str) -> Signal {
     })
 }
 
-fn apply(w: &World, state: &ContractState, signal: &Signal) -> Rated {
+/// One rated signal and the book after it.
+struct Step {
+    rated: Rated,
+    state: Book,
+}
+
+impl std::ops::Deref for Step {
+    type Target = Rated;
+    fn deref(&self) -> &Rated {
+        &self.rated
+    }
+}
+
+fn apply(w: &World, book: &Book, signal: &Signal) -> Step {
     let ctx = RatingContext {
         rates: &w.rates,
         accounts: &w.chart.mapping,
     };
-    rate(signal, state, &ctx)
+    let mut state = book.clone();
+    let rated = state
+        .apply(signal, &ctx)
         .unwrap()
-        .expect("a new signal rates")
+        .expect("a new signal rates");
+    Step { rated, state }
 }
 
 fn amounts(rated: &Rated) -> Vec<(Treatment, String, String)> {
@@ -104,7 +120,7 @@ fn amounts(rated: &Rated) -> Vec<(Treatment, String, String)> {
 fn time_is_rated_at_the_rate_on_the_work_date_with_the_contract_increment() {
     let w = world();
     // Globex: T&M, 0.25 h increment, engineer 135.00 (standard v1), 140.00 from 2027 (v2).
-    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let state = Book::open(&project(&w, "globex-data", |_| {}));
     let dec31 = apply(&w, &state, &time("w-1", 1, "engineer", "2026-12-31", "7.1"));
     assert_eq!(
         amounts(&dec31),
@@ -159,7 +175,7 @@ fn time_is_rated_at_the_rate_on_the_work_date_with_the_contract_increment() {
 #[test]
 fn the_item_crossing_the_cap_is_split_and_later_ones_are_over_cap() {
     let w = world();
-    let mut state = ContractState::open(&project(&w, "globex-data", |d| {
+    let mut state = Book::open(&project(&w, "globex-data", |d| {
         d.billing.cap = Some("1000.00".into())
     }));
     state.billed_net = usd("900.00");
@@ -220,7 +236,7 @@ fn the_item_crossing_the_cap_is_split_and_later_ones_are_over_cap() {
 #[test]
 fn a_correction_replaces_an_unbilled_entry_but_only_adds_a_delta_after_invoicing() {
     let w = world();
-    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let state = Book::open(&project(&w, "globex-data", |_| {}));
     let v1 = apply(&w, &state, &time("w-1", 1, "engineer", "2026-12-02", "8"));
     assert_eq!(v1.items[0].amount.to_string(), "1080.00 USD");
     // Unbilled: version 2 replaces version 1.
@@ -286,21 +302,15 @@ fn a_correction_replaces_an_unbilled_entry_but_only_adds_a_delta_after_invoicing
         accounts: &w.chart.mapping,
     };
     assert_eq!(
-        rate(
-            &time("w-1", 2, "engineer", "2026-12-02", "6"),
-            &v2.state,
-            &ctx
-        )
-        .unwrap(),
+        v2.state
+            .peek(&time("w-1", 2, "engineer", "2026-12-02", "6"), &ctx)
+            .unwrap(),
         None
     );
     assert_eq!(
-        rate(
-            &time("w-1", 1, "engineer", "2026-12-02", "9"),
-            &v2.state,
-            &ctx
-        )
-        .unwrap(),
+        v2.state
+            .peek(&time("w-1", 1, "engineer", "2026-12-02", "9"), &ctx)
+            .unwrap(),
         None
     );
 }
@@ -323,7 +333,7 @@ fn signed(entry: &handoff_domain::ledger::JournalEntry) -> Decimal {
 #[test]
 fn expenses_bill_with_the_markup_or_stay_cost() {
     let w = world();
-    let state = ContractState::open(&project(&w, "globex-data", |_| {}));
+    let state = Book::open(&project(&w, "globex-data", |_| {}));
     let expense = |id: &str, billable| {
         Signal::Expense(ExpenseEntry {
             source: source(id, 1),
@@ -362,14 +372,14 @@ fn expenses_bill_with_the_markup_or_stay_cost() {
         rates: &w.rates,
         accounts: &w.chart.mapping,
     };
-    assert!(rate(&eur, &state, &ctx).is_err(), "never mix currencies");
+    assert!(state.peek(&eur, &ctx).is_err(), "never mix currencies");
 }
 
 #[test]
 fn fixed_fee_recognises_revenue_by_percent_complete_and_bills_milestones_once() {
     let w = world();
     let acme = project(&w, "acme-website", |_| {});
-    let state = ContractState::open(&acme);
+    let state = Book::open(&acme);
     // 8 of 480 budget hours: 112400.00 x 8 / 480 = 1873.333… → 1873.33 of revenue.
     let work = apply(&w, &state, &time("w-1", 1, "designer", "2026-12-18", "8"));
     assert!(work.items.is_empty(), "fixed-fee time is not billed");
@@ -455,7 +465,7 @@ fn retainer_blocks_bill_in_advance_draw_down_and_roll_over() {
     };
     let first = apply(
         &w,
-        &ContractState::open(&initech),
+        &Book::open(&initech),
         &period("p-1", "2026-12-01", "2026-12-31"),
     );
     assert_eq!(
@@ -563,11 +573,11 @@ proptest! {
             })
             .collect();
         let run = || {
-            let mut state = ContractState::open(&project);
+            let mut state = Book::open(&project);
             let mut all = Vec::new();
             for s in &signals {
                 let ctx = RatingContext { rates: &w.rates, accounts: &w.chart.mapping };
-                if let Some(rated) = rate(s, &state, &ctx).unwrap() {
+                if let Some(rated) = state.apply(s, &ctx).unwrap() {
                     for e in &rated.journal {
                         assert!(e.is_balanced());
                     }
@@ -581,7 +591,6 @@ proptest! {
                             assert_eq!(billable + over, t.hours.billable(project.contract.billing.hour_increment).unwrap().value());
                         }
                     }
-                    state = rated.state.clone();
                     all.extend(rated.items);
                 }
                 assert!(state.billed_net.amount() <= cap.amount(), "{} > {}", state.billed_net, cap);

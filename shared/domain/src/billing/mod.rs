@@ -20,11 +20,13 @@
 //!   reduction returns hours to the block. Unused hours roll over up to the contract's
 //!   limit at the next period start; the rest expire.
 
+mod book;
 pub mod intake;
 mod rate;
 mod signal;
 mod state;
 
+pub use book::Book;
 pub use rate::{rate, Rated, RatingContext, RatingError};
 pub use signal::{
     ChangeOrder, ExpenseEntry, MilestoneAcceptance, RetainerPeriodStart, Signal, SourceRef,

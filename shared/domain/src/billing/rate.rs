@@ -29,6 +29,11 @@ pub struct Rated {
     pub costs: Vec<CostRecord>,
     pub journal: Vec<JournalEntry>,
     pub state: ContractState,
+    /// What was remembered of this source record before (input).
+    pub previous: Option<EntryState>,
+    /// What to remember of it now (stored beside the state, one item per record, so
+    /// the contract state stays small however many entries a contract has).
+    pub entry: Option<EntryState>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -53,14 +58,11 @@ pub enum RatingError {
 pub fn rate(
     signal: &Signal,
     state: &ContractState,
+    previous: Option<&EntryState>,
     ctx: &RatingContext,
 ) -> Result<Option<Rated>, RatingError> {
     let source = signal.source();
-    if state
-        .entries
-        .get(&source.key())
-        .is_some_and(|e| e.version >= source.version)
-    {
+    if previous.is_some_and(|e| e.version >= source.version) {
         return Ok(None);
     }
     let mut out = Rated {
@@ -69,6 +71,8 @@ pub fn rate(
         costs: Vec::new(),
         journal: Vec::new(),
         state: state.clone(),
+        previous: previous.cloned(),
+        entry: None,
     };
     match signal {
         Signal::Time(entry) => rate_time(entry, ctx, &mut out)?,
@@ -184,7 +188,7 @@ fn rate_time(entry: &TimeEntry, ctx: &RatingContext, out: &mut Rated) -> Result<
         .bill
         .checked_mul(billable_hours.value())?
         .round_to_minor_units();
-    let previous = state.entries.get(&entry.source.key()).cloned();
+    let previous = out.previous.clone();
     let previous_billable = previous
         .as_ref()
         .map_or(Money::zero(state.currency), |p| p.billable);
@@ -377,21 +381,15 @@ fn remember(
     hours: Decimal,
     items: Vec<BillableItemId>,
 ) {
-    let invoiced = out
-        .state
-        .entries
-        .get(&source.key())
-        .is_some_and(|e| e.invoiced);
-    out.state.entries.insert(
-        source.key(),
-        EntryState {
-            version: source.version,
-            billable,
-            hours,
-            items,
-            invoiced,
-        },
-    );
+    let invoiced = out.previous.as_ref().is_some_and(|e| e.invoiced);
+    out.entry = Some(EntryState {
+        key: source.key(),
+        version: source.version,
+        billable,
+        hours,
+        items,
+        invoiced,
+    });
 }
 
 fn rate_expense(
@@ -620,11 +618,7 @@ fn draw_down(
         .billable(out.state.hour_increment)
         .map_err(|_| RatingError::TooManyHours(entry.hours.value()))?
         .value();
-    let previous = out
-        .state
-        .entries
-        .get(&entry.source.key())
-        .map_or(Decimal::ZERO, |e| e.hours);
+    let previous = out.previous.as_ref().map_or(Decimal::ZERO, |e| e.hours);
     let change = hours - previous;
     let block_rate = Money::new(
         terms.fee_per_period.amount() / terms.hours_per_period.max(Decimal::ONE),
@@ -655,9 +649,8 @@ fn draw_down(
         revenue,
     )?;
     let mut items = out
-        .state
-        .entries
-        .get(&entry.source.key())
+        .previous
+        .as_ref()
         .map(|e| e.items.clone())
         .unwrap_or_default();
     if overage > Decimal::ZERO {
@@ -712,11 +705,7 @@ fn recognise_progress(
     ctx: &RatingContext,
     out: &mut Rated,
 ) -> Result<(), RatingError> {
-    let previous = out
-        .state
-        .entries
-        .get(&entry.source.key())
-        .map_or(Decimal::ZERO, |e| e.hours);
+    let previous = out.previous.as_ref().map_or(Decimal::ZERO, |e| e.hours);
     let hours = entry.hours.value();
     out.state.hours_delivered += hours - previous;
     if let (Some(fee), true) = (out.state.fee, out.state.budget_hours > Decimal::ZERO) {

@@ -80,6 +80,9 @@ pub struct CostRecord {
 /// What rating remembers of a source record across its versions.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EntryState {
+    /// `system:id` of the source record.
+    #[serde(default)]
+    pub key: String,
     pub version: u32,
     /// Billable (cap-consuming) amount currently accrued for the record.
     pub billable: Money,
@@ -111,7 +114,6 @@ pub struct ContractState {
     pub rate_overrides: Vec<crate::rates::RateOverride>,
     pub customer_id: crate::id::CustomerId,
     pub milestones: BTreeMap<MilestoneId, (String, Option<Money>, bool)>,
-    pub entries: BTreeMap<String, EntryState>,
     pub retainer: Option<crate::project::RetainerTerms>,
     /// Retainer hours left in the current period's block.
     #[serde(with = "rust_decimal::serde::str")]
@@ -151,7 +153,6 @@ impl ContractState {
                 .filter(|m| m.amount.is_some())
                 .map(|m| (m.id, (m.name.clone(), m.amount, false)))
                 .collect(),
-            entries: BTreeMap::new(),
             retainer: contract.retainer.clone(),
             retainer_balance_hours: Decimal::ZERO,
             retainer_expired_hours: Decimal::ZERO,
@@ -159,14 +160,6 @@ impl ContractState {
             budget_hours: project.budget.total_hours,
             hours_delivered: Decimal::ZERO,
             revenue_recognized: Money::zero(contract.currency),
-        }
-    }
-
-    /// Records that a source record's items went onto an invoice (later corrections
-    /// become deltas).
-    pub fn mark_invoiced(&mut self, source_key: &str) {
-        if let Some(entry) = self.entries.get_mut(source_key) {
-            entry.invoiced = true;
         }
     }
 }
