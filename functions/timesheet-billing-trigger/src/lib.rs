@@ -1,8 +1,10 @@
 //! timesheet-billing-trigger: delivery signals → billable items, cost records, contract
 //! state and accrual journal entries, one transaction per signal.
 //!
-//! This crate holds the service and the `delivery-signals.fifo` consumer; the intake
-//! routes and the Lambda binary follow (issue 5 is in progress).
+//! The intake routes ([`intake`]) validate and queue; the consumer ([`consumer`]) rates
+//! through the service ([`service`]). The Lambda binaries and the demo follow (issue 5 is
+//! in progress).
 
 pub mod consumer;
+pub mod intake;
 pub mod service;
