@@ -2,6 +2,7 @@
 //! converter's real handler, on the memory adapters. Nothing here re-implements a rule;
 //! it only wires, delivers and reports.
 
+use crate::delivery::Delivery;
 use crate::pump::pump;
 use crate::report;
 use anyhow::{bail, Context};
@@ -13,6 +14,7 @@ use closed_won_converter::reference;
 use closed_won_converter::service::{project_key, Converter};
 use handoff_adapters_memory::{ManualClock, MemoryCrm, MemoryQueue, MemoryStore};
 use handoff_domain::capacity::ResourcePool;
+use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::project::ProjectSkeleton;
 use handoff_ports::{AttributeValue, Clock, CrmAccount, CrmDeal, CrmLineItem, Store};
 use handoff_runtime::webhook_auth::{sign_handoff, sign_hubspot_v3, WebhookSecret};
@@ -22,6 +24,8 @@ use lambda_http::Body;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
+use timesheet_billing_trigger::intake::Intake;
+use timesheet_billing_trigger::service::Billing;
 
 const MAIN_TABLE: &str = "handoff";
 const IDEMPOTENCY_TABLE: &str = "handoff-idempotency";
@@ -38,6 +42,7 @@ const SAMPLE_DEALS: &[&str] = &[
 
 struct Demo {
     app: App,
+    delivery: Delivery,
     capacity: Capacity,
     store: Arc<MemoryStore>,
     events: Arc<MemoryQueue>,
@@ -136,6 +141,7 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
         skeletons.push(skeleton);
         staffing.push(record);
     }
+    deliver_a_month(&demo.delivery, &skeletons).await?;
     if let Some(dir) = out {
         report::write_artifacts(dir, &skeletons, &staffing, &demo.store)?;
         println!("\nArtifacts written to {}", dir.display());
@@ -200,8 +206,38 @@ fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
         pipedrive: None,
         clock: clock.clone(),
     };
+    let chart = std::fs::read_to_string(seed.join("chart_of_accounts.json"))
+        .context("read chart_of_accounts.json")?;
+    let chart = ChartOfAccounts::from_json(&chart)
+        .map_err(|p| anyhow::anyhow!("chart_of_accounts.json: {p}"))?;
+    let signal_dlq = Arc::new(MemoryQueue::new(
+        "delivery-signals-dlq.fifo",
+        Duration::from_secs(180),
+    ));
+    let signals = Arc::new(
+        MemoryQueue::new("delivery-signals.fifo", Duration::from_secs(180))
+            .with_dead_letter_queue(signal_dlq.clone(), 5),
+    );
+    let delivery = Delivery {
+        intake: Intake {
+            store: store.clone(),
+            signals: signals.clone(),
+            main_table: MAIN_TABLE.into(),
+        },
+        billing: Billing {
+            store: store.clone(),
+            rates: Arc::new(capacity.reference.rates.clone()),
+            chart: Arc::new(chart),
+            main_table: MAIN_TABLE.into(),
+        },
+        signals,
+        dead_letters: signal_dlq,
+        store: store.clone(),
+        table: MAIN_TABLE.into(),
+    };
     Ok(Demo {
         app,
+        delivery,
         capacity,
         store,
         events,
@@ -345,4 +381,86 @@ fn result_ids(answer: &serde_json::Value) -> Vec<String> {
         .filter(|r| r["status"] == "converted")
         .filter_map(|r| r["project_id"].as_str().map(str::to_owned))
         .collect()
+}
+
+/// December 2026 on every sample project, through the intake routes and the consumer.
+async fn deliver_a_month(delivery: &Delivery, projects: &[ProjectSkeleton]) -> anyhow::Result<()> {
+    let month_end: NaiveDate = "2026-12-31".parse()?;
+    println!(
+        "\n== Delivery, December 2026 (intake routes -> delivery-signals.fifo -> billing consumer)"
+    );
+    let find = |system: &str| {
+        projects
+            .iter()
+            .find(|p| p.deal.system.as_str() == system && p.deal.deal_id.as_str() != "77001")
+    };
+    if let Some(globex) = find("pipedrive") {
+        // The customer cut the budget before the month: the month's work crosses the cap.
+        delivery
+            .change_order(globex, "co-budget-cut", "2026-12-01", "15000.00")
+            .await?;
+        println!(
+            "  {}: change order sets the cap to 15000.00 USD",
+            globex.deal.name
+        );
+    }
+    if let Some(initech) = find("salesforce") {
+        delivery
+            .retainer_period(
+                initech,
+                initech.start_date,
+                initech.start_date + chrono::Months::new(1) - chrono::Duration::days(1),
+            )
+            .await?;
+        println!(
+            "  {}: retainer period starts {}",
+            initech.deal.name, initech.start_date
+        );
+    }
+    for project in projects {
+        let count = delivery.timesheets(project, month_end).await?;
+        println!("  {}: {count} approved time entries", project.deal.name);
+    }
+    if let Some(globex) = find("pipedrive") {
+        delivery.expenses(globex).await?;
+        let first = globex.role_demand.first().map(|d| {
+            (
+                d.role.as_str().to_owned(),
+                d.week_start.max(globex.start_date),
+            )
+        });
+        if let Some((role, date)) = first {
+            delivery
+                .correct_first_entry(globex, &role, date, "2")
+                .await?;
+            println!(
+                "  {}: two expenses; the first {role} entry corrected to 2 h",
+                globex.deal.name
+            );
+        }
+        delivery
+            .change_order(globex, "co-budget-restored", "2026-12-31", "110000.00")
+            .await?;
+        println!(
+            "  {}: change order raises the cap to 110000.00 USD",
+            globex.deal.name
+        );
+    }
+    if let Some(acme) = find("hubspot") {
+        let name = delivery.accept_first_milestone(acme).await?;
+        println!("  {}: milestone \"{name}\" accepted", acme.deal.name);
+    }
+    let rated = delivery.rate_all().await?;
+    println!(
+        "  billing consumer rated {rated} signal(s); dead letters: {}",
+        delivery.dead_letters.len()
+    );
+    for project in projects {
+        println!(
+            "\n== {} ({:?})",
+            project.deal.name, project.contract.billing.model
+        );
+        delivery.report(project).await?;
+    }
+    Ok(())
 }

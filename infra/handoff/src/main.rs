@@ -1,6 +1,7 @@
 //! `handoff`: the local runner. It hosts the functions' own handlers in one process on
 //! the memory adapters, so what runs on a laptop is what runs in Lambda.
 
+mod delivery;
 mod demo;
 mod pump;
 mod report;
@@ -38,7 +39,7 @@ enum Command {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    handoff_runtime::telemetry::init();
+    handoff_runtime::telemetry::init_with("warn");
     match Cli::parse().command {
         Command::Demo { seed, out, today } => demo::run(&seed, out.as_deref(), today).await,
     }
