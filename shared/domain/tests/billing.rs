@@ -600,3 +600,43 @@ proptest! {
         prop_assert_eq!(run(), run());
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(48))]
+    /// Whatever is corrected, an item on an invoice is never superseded: corrections to
+    /// invoiced entries come as delta items, and the delta equals new minus old amount.
+    #[test]
+    fn a_correction_never_changes_an_invoiced_item(
+        first in prop::collection::vec(1u32..32, 1..12),
+        second in prop::collection::vec(1u32..32, 1..12),
+        invoiced_mask in prop::collection::vec(any::<bool>(), 12),
+    ) {
+        let w = world();
+        let ctx = RatingContext { rates: &w.rates, accounts: &w.chart.mapping };
+        let mut book = Book::open(&project(&w, "globex-data", |_| {}));
+        let mut billed = std::collections::BTreeMap::new();
+        for (i, q) in first.iter().enumerate() {
+            let hours = Decimal::new(i64::from(*q) * 25, 2).to_string();
+            let rated = book.apply(&time(&format!("w-{i}"), 1, "engineer", "2026-12-02", &hours), &ctx).unwrap().unwrap();
+            billed.insert(i, rated.items.clone());
+        }
+        for (i, invoiced) in invoiced_mask.iter().enumerate().take(first.len()) {
+            if *invoiced {
+                book.mark_invoiced(&format!("jira:w-{i}"));
+            }
+        }
+        for (i, q) in second.iter().enumerate().take(first.len()) {
+            let hours = Decimal::new(i64::from(*q) * 25, 2).to_string();
+            let Some(rated) = book.apply(&time(&format!("w-{i}"), 2, "engineer", "2026-12-02", &hours), &ctx).unwrap() else { continue };
+            if invoiced_mask[i] {
+                prop_assert!(rated.superseded.is_empty(), "an invoiced item was superseded");
+                let old: Decimal = billed[&i].iter().map(|it| it.amount.amount()).sum();
+                let delta: Decimal = rated.items.iter().map(|it| it.amount.amount()).sum();
+                let new_amount = Decimal::new(i64::from(*q) * 25, 2) * dec("135");
+                prop_assert_eq!(old + delta, new_amount.round_dp(2));
+            } else {
+                prop_assert!(rated.items.iter().all(|it| it.corrects.is_none()), "unbilled entries are replaced, not corrected");
+            }
+        }
+    }
+}
