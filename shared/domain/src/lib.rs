@@ -14,6 +14,7 @@ pub mod hours;
 pub mod id;
 pub mod identity;
 pub mod indicators;
+pub mod invoice;
 pub mod ledger;
 pub mod money;
 pub mod problems;

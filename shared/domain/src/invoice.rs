@@ -1,0 +1,233 @@
+//! Invoice content (DESIGN §4.2, §4.6), pure: lines from billable items, tax per
+//! category rounded once, totals, due date, legal numbers.
+//!
+//! Decisions:
+//! - Lines group items by kind: T&M and overage by (role, rate), one line per milestone,
+//!   per retainer block and per expense. A line's net is the sum of its items' amounts
+//!   (each already rounded once when rated), so an invoice bills exactly what was accrued.
+//! - Tax: the customer's jurisdiction gives one category for the invoice's lines
+//!   (`tax_rates.json`); tax = Σ line nets of the category × rate, rounded once (EN 16931);
+//!   exempt and reverse-charge categories carry their reason.
+
+use crate::billing::{BillableItem, Treatment};
+use crate::currency::Currency;
+use crate::money::{Money, MoneyError};
+use crate::problems::{Problem, ProblemList, Problems};
+use chrono::{Duration, NaiveDate};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A tax category per jurisdiction (UNCL 5305 codes: S standard, Z zero, E exempt, AE
+/// reverse charge).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxRate {
+    pub code: String,
+    pub category: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rate_percent: Decimal,
+    #[serde(default)]
+    pub exemption_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxTable {
+    pub jurisdictions: Vec<TaxRate>,
+}
+
+impl TaxTable {
+    pub fn from_json(json: &str) -> Result<TaxTable, Problems> {
+        let table: TaxTable = serde_json::from_str(json)
+            .map_err(|e| Problems(vec![Problem::new("", format!("tax rates: {e}"))]))?;
+        let mut p = ProblemList::new();
+        for (i, r) in table.jurisdictions.iter().enumerate() {
+            if r.rate_percent < Decimal::ZERO || r.rate_percent > Decimal::ONE_HUNDRED {
+                p.push(
+                    format!("jurisdictions[{i}].rate_percent"),
+                    "must be between 0 and 100",
+                );
+            }
+            if r.rate_percent.is_zero() && r.exemption_reason.is_none() {
+                p.push(
+                    format!("jurisdictions[{i}].exemption_reason"),
+                    "a zero rate needs its reason on the invoice",
+                );
+            }
+        }
+        p.finish(|| table)
+    }
+
+    pub fn for_jurisdiction(&self, code: &str) -> Option<&TaxRate> {
+        self.jurisdictions.iter().find(|r| r.code == code)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceLine {
+    pub description: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    pub unit: String,
+    pub unit_rate: Money,
+    pub net: Money,
+    pub tax_category: String,
+    pub item_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TaxSubtotal {
+    pub category: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub rate_percent: Decimal,
+    pub taxable: Money,
+    pub tax: Money,
+    pub exemption_reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvoiceDraft {
+    pub currency: Currency,
+    pub period_start: NaiveDate,
+    pub period_end: NaiveDate,
+    pub lines: Vec<InvoiceLine>,
+    pub tax: Vec<TaxSubtotal>,
+    pub net_total: Money,
+    pub tax_total: Money,
+    pub gross_total: Money,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InvoiceError {
+    #[error("{0}")]
+    Money(#[from] MoneyError),
+    #[error("no tax rate for jurisdiction {0:?}")]
+    NoTaxRate(String),
+    #[error("nothing to invoice")]
+    Empty,
+}
+
+fn key(item: &BillableItem) -> (u8, String, String) {
+    match item.treatment {
+        Treatment::TimeAndMaterials | Treatment::RetainerOverage => (
+            0,
+            item.role
+                .as_ref()
+                .map(|r| r.to_string())
+                .unwrap_or_default(),
+            item.rate.amount().normalize().to_string(),
+        ),
+        Treatment::MilestoneFee => (1, item.id.to_string(), String::new()),
+        Treatment::RetainerFee => (2, item.id.to_string(), String::new()),
+        Treatment::Expense => (3, item.id.to_string(), String::new()),
+        Treatment::OverCap => (9, String::new(), String::new()),
+    }
+}
+
+/// Assembles a draft from the claimed items (over-cap items are never invoiced).
+pub fn assemble(
+    items: &[BillableItem],
+    currency: Currency,
+    tax: &TaxRate,
+    period_start: NaiveDate,
+    period_end: NaiveDate,
+) -> Result<InvoiceDraft, InvoiceError> {
+    let mut groups: BTreeMap<(u8, String, String), Vec<&BillableItem>> = BTreeMap::new();
+    for item in items.iter().filter(|i| i.treatment != Treatment::OverCap) {
+        groups.entry(key(item)).or_default().push(item);
+    }
+    if groups.is_empty() {
+        return Err(InvoiceError::Empty);
+    }
+    let mut lines = Vec::new();
+    for ((kind, _, _), group) in groups {
+        let first = group[0];
+        let net = Money::sum(currency, group.iter().map(|i| &i.amount))?;
+        let quantity: Decimal = group.iter().map(|i| i.quantity).sum();
+        let description = match kind {
+            0 => format!(
+                "{} ({}h at {})",
+                first
+                    .role
+                    .as_ref()
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+                quantity.normalize(),
+                first.rate
+            ),
+            _ => first.rule.clone(),
+        };
+        lines.push(InvoiceLine {
+            description,
+            quantity: quantity.normalize(),
+            unit: first.unit.clone(),
+            unit_rate: first.rate,
+            net,
+            tax_category: tax.category.clone(),
+            item_ids: group.iter().map(|i| i.id.to_string()).collect(),
+        });
+    }
+    let net_total = Money::sum(currency, lines.iter().map(|l| &l.net))?;
+    let tax_amount = net_total
+        .checked_mul(tax.rate_percent / Decimal::ONE_HUNDRED)?
+        .round_to_minor_units();
+    let subtotal = TaxSubtotal {
+        category: tax.category.clone(),
+        rate_percent: tax.rate_percent,
+        taxable: net_total,
+        tax: tax_amount,
+        exemption_reason: tax.exemption_reason.clone(),
+    };
+    Ok(InvoiceDraft {
+        currency,
+        period_start,
+        period_end,
+        lines,
+        gross_total: net_total.checked_add(&tax_amount)?,
+        tax_total: tax_amount,
+        tax: vec![subtotal],
+        net_total,
+    })
+}
+
+/// The legal number of the `n`th invoice of a series in a fiscal year: `INV-2026-000042`.
+pub fn legal_number(series: &str, fiscal_year: i32, n: u64) -> String {
+    format!("{series}-{fiscal_year}-{n:06}")
+}
+
+/// The payment due date from the issue date and the contract's terms (30 days default).
+pub fn due_date(issued_on: NaiveDate, payment_terms_days: Option<u32>) -> NaiveDate {
+    issued_on + Duration::days(i64::from(payment_terms_days.unwrap_or(30)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_due_dates() {
+        assert_eq!(legal_number("INV", 2026, 42), "INV-2026-000042");
+        assert_eq!(legal_number("CN", 2027, 1), "CN-2027-000001");
+        assert_eq!(
+            due_date("2026-12-31".parse().unwrap(), Some(45)),
+            "2027-02-14".parse::<NaiveDate>().unwrap()
+        );
+    }
+
+    #[test]
+    fn seed_tax_table_needs_reasons_for_zero_rates() {
+        let json = include_str!("../../../infra/seed/tax_rates.json");
+        let table = TaxTable::from_json(json).unwrap();
+        assert_eq!(
+            table.for_jurisdiction("US-NY").unwrap().rate_percent,
+            "8.875".parse::<Decimal>().unwrap()
+        );
+        let broken = json.replace(
+            r#", "exemption_reason": "Services supplied outside the scope of tax""#,
+            "",
+        );
+        assert_eq!(
+            TaxTable::from_json(&broken).unwrap_err().0[0].field,
+            "jurisdictions[5].exemption_reason"
+        );
+    }
+}

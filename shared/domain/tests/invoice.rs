@@ -1,0 +1,105 @@
+//! Invoice assembly from rated items: lines, tax per category rounded once, totals.
+
+use handoff_domain::billing::{Book, ExpenseEntry, RatingContext, Signal, SourceRef, TimeEntry};
+use handoff_domain::catalog::{Catalog, RoleCode};
+use handoff_domain::deal::{validate, DealInput};
+use handoff_domain::hours::Hours;
+use handoff_domain::invoice::{assemble, TaxTable};
+use handoff_domain::ledger::ChartOfAccounts;
+use handoff_domain::project::convert;
+use handoff_domain::rates::RateBook;
+use handoff_domain::{Currency, ExternalId, Money, SourceSystem};
+
+fn seed(name: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../../infra/seed/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+fn source(id: &str) -> SourceRef {
+    SourceRef {
+        system: SourceSystem::new("jira").unwrap(),
+        id: ExternalId::new(id).unwrap(),
+        version: 1,
+    }
+}
+
+fn time(id: &str, role: &str, hours: &str) -> Signal {
+    Signal::Time(TimeEntry {
+        source: source(id),
+        resource: "kenji-sato".into(),
+        role: RoleCode::new(role).unwrap(),
+        work_date: "2026-12-02".parse().unwrap(),
+        hours: Hours::new(hours.parse().unwrap()).unwrap(),
+        billable: true,
+        note: None,
+    })
+}
+
+#[test]
+fn lines_group_by_role_and_tax_is_rounded_once_per_category() {
+    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
+    let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
+    let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
+    let mut input: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    input.billing.cap = Some("3000.00".into());
+    let deal = validate(&input, &catalog).unwrap();
+    let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    let ctx = RatingContext {
+        rates: &rates,
+        accounts: &chart.mapping,
+    };
+    let mut book = Book::open(&project);
+    let mut items = Vec::new();
+    let usd = Currency::parse("USD").unwrap();
+    let expense = Signal::Expense(ExpenseEntry {
+        source: source("e-1"),
+        incurred_on: "2026-12-03".parse().unwrap(),
+        amount: Money::new("420.50".parse().unwrap(), usd),
+        billable: true,
+        category: "travel".into(),
+        note: None,
+    });
+    for signal in [
+        time("w-1", "engineer", "8"),
+        time("w-2", "engineer", "6"),
+        time("w-3", "senior-engineer", "4"),
+        expense,
+        time("w-4", "engineer", "10"),
+    ] {
+        items.extend(book.apply(&signal, &ctx).unwrap().unwrap().items);
+    }
+    let tax = TaxTable::from_json(&seed("tax_rates.json")).unwrap();
+    let draft = assemble(
+        &items,
+        usd,
+        tax.for_jurisdiction("US-CA").unwrap(),
+        "2026-12-01".parse().unwrap(),
+        "2026-12-31".parse().unwrap(),
+    )
+    .unwrap();
+    let lines: Vec<(String, String)> = draft
+        .lines
+        .iter()
+        .map(|l| (l.quantity.to_string(), l.net.to_string()))
+        .collect();
+    // engineer: 8 + 6 h at 135.00 = 1890.00; senior engineer 4 h at 165.00 (customer card)
+    // = 660.00; then 10 engineer hours of which 3.33 h (450.00) fit under the 3000.00 cap
+    // on services (expenses do not count towards it); the expense 420.50 + 10 % = 462.55.
+    // The over-cap remainder is not invoiced.
+    assert_eq!(
+        lines,
+        vec![
+            ("17.33".into(), "2340.00 USD".into()),
+            ("4".into(), "660.00 USD".into()),
+            ("1".into(), "462.55 USD".into())
+        ]
+    );
+    assert_eq!(draft.net_total.to_string(), "3462.55 USD");
+    // 3462.55 x 7.25 % = 251.034875 → 251.03, once for the category.
+    assert_eq!(draft.tax_total.to_string(), "251.03 USD");
+    assert_eq!(draft.gross_total.to_string(), "3713.58 USD");
+    assert_eq!(draft.tax[0].category, "S");
+}
