@@ -65,6 +65,9 @@ impl TaxTable {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InvoiceLine {
     pub description: String,
+    /// Billed ahead of delivery (a retainer block): issuing credits deferred revenue.
+    #[serde(default)]
+    pub advance: bool,
     #[serde(with = "rust_decimal::serde::str")]
     pub quantity: Decimal,
     pub unit: String,
@@ -157,6 +160,7 @@ pub fn assemble(
             _ => first.rule.clone(),
         };
         lines.push(InvoiceLine {
+            advance: first.treatment == Treatment::RetainerFee,
             description,
             quantity: quantity.normalize(),
             unit: first.unit.clone(),
@@ -187,6 +191,55 @@ pub fn assemble(
         tax: vec![subtotal],
         net_total,
     })
+}
+
+/// The journal entry of issuing an invoice: Dr accounts receivable (gross) / Cr unbilled
+/// receivables (the net of accrued lines) / Cr deferred revenue (the net of lines billed in
+/// advance) / Cr tax payable. Balanced by construction; the trigger names the invoice.
+pub fn issue_entry(
+    draft: &InvoiceDraft,
+    invoice_reference: &str,
+    issued_on: NaiveDate,
+    accounts: &crate::ledger::AccountMapping,
+) -> Result<crate::ledger::JournalEntry, crate::ledger::JournalError> {
+    let sum = |advance: bool| {
+        Money::sum(
+            draft.currency,
+            draft
+                .lines
+                .iter()
+                .filter(|l| l.advance == advance)
+                .map(|l| &l.net),
+        )
+    };
+    let accrued = sum(false).unwrap_or(Money::zero(draft.currency));
+    let advance = sum(true).unwrap_or(Money::zero(draft.currency));
+    let mut postings: Vec<(&str, &str, Money)> = Vec::new();
+    for (credit, amount) in [
+        (accounts.unbilled_receivables.as_str(), accrued),
+        (accounts.deferred_revenue.as_str(), advance),
+        (accounts.tax_payable.as_str(), draft.tax_total),
+    ] {
+        if !amount.is_zero() {
+            postings.push((accounts.accounts_receivable.as_str(), credit, amount));
+        }
+    }
+    let items = draft
+        .lines
+        .iter()
+        .flat_map(|l| l.item_ids.iter().cloned())
+        .collect();
+    let trigger = crate::ledger::Trigger {
+        kind: "invoice".into(),
+        reference: invoice_reference.to_owned(),
+    };
+    crate::ledger::JournalEntry::new(
+        issued_on,
+        format!("Invoice {invoice_reference} issued"),
+        trigger,
+        items,
+        &postings,
+    )
 }
 
 /// The legal number of the `n`th invoice of a series in a fiscal year: `INV-2026-000042`.

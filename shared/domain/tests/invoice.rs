@@ -103,3 +103,94 @@ fn lines_group_by_role_and_tax_is_rounded_once_per_category() {
     assert_eq!(draft.gross_total.to_string(), "3713.58 USD");
     assert_eq!(draft.tax[0].category, "S");
 }
+
+#[test]
+fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
+    use handoff_domain::billing::RetainerPeriodStart;
+    use handoff_domain::invoice::issue_entry;
+    use handoff_domain::ledger::Side;
+    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
+    let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
+    let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
+    let input: DealInput = serde_json::from_str(&seed("deals/initech-support.json")).unwrap();
+    let deal = validate(&input, &catalog).unwrap();
+    let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    let ctx = RatingContext {
+        rates: &rates,
+        accounts: &chart.mapping,
+    };
+    let mut book = Book::open(&project);
+    let period = Signal::RetainerPeriodStart(RetainerPeriodStart {
+        source: source("p-1"),
+        period_start: "2026-12-10".parse().unwrap(),
+        period_end: "2027-01-09".parse().unwrap(),
+    });
+    let mut items = book.apply(&period, &ctx).unwrap().unwrap().items;
+    // 50 h against a 42 h block: 8 h overage at 135.00, accrued.
+    items.extend(
+        book.apply(&time("w-1", "engineer", "20"), &ctx)
+            .unwrap()
+            .unwrap()
+            .items,
+    );
+    items.extend(
+        book.apply(&time("w-2", "engineer", "20"), &ctx)
+            .unwrap()
+            .unwrap()
+            .items,
+    );
+    items.extend(
+        book.apply(&time("w-3", "engineer", "10"), &ctx)
+            .unwrap()
+            .unwrap()
+            .items,
+    );
+    let usd = Currency::parse("USD").unwrap();
+    let tax = TaxTable::from_json(&seed("tax_rates.json")).unwrap();
+    let draft = assemble(
+        &items,
+        usd,
+        tax.for_jurisdiction("US-NY").unwrap(),
+        "2026-12-01".parse().unwrap(),
+        "2026-12-31".parse().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        draft.net_total.to_string(),
+        "6080.00 USD",
+        "5000.00 block + 8 h x 135.00"
+    );
+    assert_eq!(
+        draft.tax_total.to_string(),
+        "539.60 USD",
+        "6080.00 x 8.875 %"
+    );
+    let entry = issue_entry(
+        &draft,
+        "INV-2026-000001",
+        "2026-12-31".parse().unwrap(),
+        &chart.mapping,
+    )
+    .unwrap();
+    assert!(entry.is_balanced());
+    assert_eq!(
+        entry.total(Side::Debit).to_string(),
+        "6619.60 USD",
+        "receivable = gross"
+    );
+    let credits: Vec<(String, String)> = entry
+        .lines()
+        .iter()
+        .filter(|l| l.side == Side::Credit)
+        .map(|l| (l.account.clone(), l.amount.to_string()))
+        .collect();
+    assert_eq!(
+        credits,
+        vec![
+            ("1200".into(), "1080.00 USD".into()),
+            ("2400".into(), "5000.00 USD".into()),
+            ("2200".into(), "539.60 USD".into())
+        ]
+    );
+    assert_eq!(entry.trigger.reference, "INV-2026-000001");
+}
