@@ -1,0 +1,3 @@
+//! invoice-generator (issue 6, in progress): today the gapless legal numbering.
+
+pub mod numbering;

@@ -1,0 +1,151 @@
+//! Legal invoice numbers: gapless and strictly increasing per (legal entity, series,
+//! fiscal year), assigned only at issue.
+//!
+//! The counter's increment and the invoice's `draft → issued` change are one transaction:
+//! the counter update is conditional on the value read, the invoice update on still being
+//! a draft. A number is therefore consumed exactly when an invoice is issued with it (no
+//! gap), and two concurrent issues cannot take the same number (one transaction is
+//! cancelled and retries with the next value). Issuing an issued invoice returns its number.
+
+use handoff_domain::invoice::legal_number;
+use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, WriteOp};
+use handoff_runtime::Failure;
+use rust_decimal::Decimal;
+
+/// Attempts when other issues keep taking the number first.
+pub const ISSUE_ATTEMPTS_MAX: u32 = 64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NumberingError {
+    #[error("invoice {0} does not exist")]
+    UnknownInvoice(String),
+    #[error("invoice {0} is neither a draft nor issued")]
+    NotIssuable(String),
+    #[error("the numbering counter stayed contended after {ISSUE_ATTEMPTS_MAX} attempts")]
+    Contended,
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+}
+
+impl Failure for NumberingError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            NumberingError::Contended => true,
+            NumberingError::Store(e) => e.is_retryable(),
+            _ => false,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            NumberingError::UnknownInvoice(_) => "unknown_invoice",
+            NumberingError::NotIssuable(_) => "invoice_not_issuable",
+            NumberingError::Contended => "numbering_contended",
+            NumberingError::Store(e) => e.code(),
+        }
+    }
+    fn http_status(&self) -> u16 {
+        match self {
+            NumberingError::UnknownInvoice(_) => 404,
+            NumberingError::NotIssuable(_) => 409,
+            _ if self.is_retryable() => 503,
+            _ => 500,
+        }
+    }
+}
+
+/// Which sequence a number comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Series {
+    pub legal_entity: String,
+    /// `INV` for invoices, `CN` for credit notes.
+    pub prefix: String,
+    pub fiscal_year: i32,
+}
+
+impl Series {
+    fn counter_key(&self) -> Key {
+        Key::new(
+            format!(
+                "COUNTER#{}#{}#{}",
+                self.legal_entity, self.prefix, self.fiscal_year
+            ),
+            "COUNTER",
+        )
+    }
+}
+
+pub fn invoice_key(invoice_id: &str) -> Key {
+    Key::new(format!("INVOICE#{invoice_id}"), "INVOICE")
+}
+
+fn text(item: &handoff_ports::Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Issues the draft `invoice_id` with the next number of `series`; returns the number.
+pub async fn issue(
+    store: &dyn Store,
+    table: &str,
+    invoice_id: &str,
+    series: &Series,
+) -> Result<String, NumberingError> {
+    let invoice = invoice_key(invoice_id);
+    for _ in 0..ISSUE_ATTEMPTS_MAX {
+        let current = store
+            .get(table, &invoice)
+            .await?
+            .ok_or_else(|| NumberingError::UnknownInvoice(invoice_id.to_owned()))?;
+        match text(&current, "status").as_deref() {
+            Some("issued") => {
+                return text(&current, "number")
+                    .ok_or_else(|| NumberingError::NotIssuable(invoice_id.to_owned()))
+            }
+            Some("draft") => {}
+            _ => return Err(NumberingError::NotIssuable(invoice_id.to_owned())),
+        }
+        let counter = store.get(table, &series.counter_key()).await?;
+        let last: u64 = match counter.as_ref().and_then(|c| c.get("last")) {
+            Some(AttributeValue::N(n)) => n
+                .parse()
+                .map_err(|_| StoreError::Decode(format!("counter value {n}")))?,
+            _ => 0,
+        };
+        let next = last + 1;
+        let number = legal_number(&series.prefix, series.fiscal_year, next);
+        let counter_condition = if counter.is_some() {
+            Condition::equals("last", AttributeValue::N(last.to_string()))
+        } else {
+            Condition::NotExists
+        };
+        let ops = vec![
+            WriteOp::Update {
+                table: table.to_owned(),
+                key: series.counter_key(),
+                updates: vec![Update::Add("last".into(), Decimal::ONE)],
+                condition: Some(counter_condition),
+            },
+            WriteOp::Update {
+                table: table.to_owned(),
+                key: invoice.clone(),
+                updates: vec![
+                    Update::Set("status".into(), AttributeValue::S("issued".into())),
+                    Update::Set("number".into(), AttributeValue::S(number.clone())),
+                ],
+                condition: Some(Condition::equals(
+                    "status",
+                    AttributeValue::S("draft".into()),
+                )),
+            },
+        ];
+        match store.transact_write(ops).await {
+            Ok(()) => return Ok(number),
+            // Someone took this number, or issued this invoice: read again and retry.
+            Err(e) if !e.failed_conditions().is_empty() || e.is_retryable() => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(NumberingError::Contended)
+}
