@@ -1,3 +1,5 @@
-//! invoice-generator (issue 6, in progress): today the gapless legal numbering.
+//! invoice-generator (issue 6, in progress): exactly-once claims of unbilled items and
+//! gapless legal numbering.
 
+pub mod claims;
 pub mod numbering;

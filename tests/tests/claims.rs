@@ -1,0 +1,184 @@
+//! Items are claimed by at most one invoice, ever: racing runs and a rerun after a crash,
+//! on both adapter sets.
+
+#[macro_use]
+mod harness;
+
+use chrono::{TimeZone, Utc};
+use closed_won_converter::reference;
+use closed_won_converter::service::Converter;
+use handoff_adapters_memory::{ManualClock, MemoryQueue};
+use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
+use handoff_domain::catalog::RoleCode;
+use handoff_domain::deal::DealInput;
+use handoff_domain::hours::Hours;
+use handoff_domain::ledger::ChartOfAccounts;
+use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
+use handoff_runtime::Idempotency;
+use harness::Harness;
+use invoice_generator::claims::{claim, claimed_by, unbilled};
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
+
+const ENTRIES: usize = 30;
+
+fn seed(path: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../infra/seed/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// A converted T&M project with `ENTRIES` rated, unbilled time entries.
+async fn project_with_items(h: &Harness) -> (ProjectId, ContractId) {
+    let clock = Arc::new(ManualClock::new(
+        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
+    ));
+    let reference = reference::bundled().unwrap();
+    let converter = Converter {
+        store: h.store.clone(),
+        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
+        clock: clock.clone(),
+        idempotency: Idempotency::new(
+            h.store.clone(),
+            clock,
+            &h.table,
+            "closed-won-converter",
+            86_400,
+        ),
+        reference: Arc::new(reference.clone()),
+        main_table: h.table.clone(),
+    };
+    let deal: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    let outcome = converter.convert(&deal, None).await.unwrap();
+    let billing = Billing {
+        store: h.store.clone(),
+        rates: Arc::new(reference.rates),
+        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
+        main_table: h.table.clone(),
+    };
+    for i in 0..ENTRIES {
+        let signal = Signal::Time(TimeEntry {
+            source: SourceRef {
+                system: SourceSystem::new("jira").unwrap(),
+                id: ExternalId::new(&format!("w-{i}")).unwrap(),
+                version: 1,
+            },
+            resource: "kenji-sato".into(),
+            role: RoleCode::new("engineer").unwrap(),
+            work_date: "2026-12-01".parse::<chrono::NaiveDate>().unwrap()
+                + chrono::Duration::days((i % 20) as i64),
+            hours: Hours::new("2".parse().unwrap()).unwrap(),
+            billable: true,
+            note: None,
+        });
+        billing
+            .apply(&SignalEnvelope {
+                project_id: outcome.project_id,
+                signal,
+            })
+            .await
+            .unwrap();
+    }
+    (outcome.project_id, outcome.contract_id)
+}
+
+fn invoice_for(contract: ContractId, period: &str) -> InvoiceId {
+    InvoiceId::derive_from_parts(&[&contract.to_string(), period])
+}
+
+contract_cases!(
+    racing_runs_never_put_an_item_on_two_invoices,
+    a_rerun_after_a_crash_resumes_the_same_invoice
+);
+
+async fn racing_runs_never_put_an_item_on_two_invoices(h: Harness) {
+    let (_, contract) = project_with_items(&h).await;
+    let december = invoice_for(contract, "2026-12");
+    let other = invoice_for(contract, "2026-12-semi");
+    let runs: Vec<_> = [december, december, other]
+        .into_iter()
+        .map(|invoice| {
+            let (store, table) = (Arc::clone(&h.store), h.table.clone());
+            tokio::spawn(async move {
+                let items = unbilled(store.as_ref(), &table, contract, "2026-12-31")
+                    .await
+                    .unwrap();
+                claim(store.as_ref(), &table, invoice, &items)
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for run in runs {
+        run.await.unwrap();
+    }
+    let a: BTreeSet<String> = claimed_by(h.store.as_ref(), &h.table, december)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id.to_string())
+        .collect();
+    let b: BTreeSet<String> = claimed_by(h.store.as_ref(), &h.table, other)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|i| i.id.to_string())
+        .collect();
+    assert!(a.is_disjoint(&b), "an item on two invoices");
+    assert_eq!(
+        a.len() + b.len(),
+        ENTRIES,
+        "every item on exactly one invoice"
+    );
+    assert!(unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap()
+        .is_empty());
+}
+
+async fn a_rerun_after_a_crash_resumes_the_same_invoice(h: Harness) {
+    let (_, contract) = project_with_items(&h).await;
+    let invoice = invoice_for(contract, "2026-12");
+    // A cut-off mid-month leaves the later items for the next invoice.
+    let early = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-10")
+        .await
+        .unwrap();
+    assert_eq!(early.len(), 20, "days 1-10 of the 20-day cycle, twice");
+    assert!(early
+        .iter()
+        .all(|(_, i)| i.work_date <= "2026-12-10".parse().unwrap()));
+    let items = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(items.len(), ENTRIES);
+    // The first run dies after claiming a third of the items.
+    claim(h.store.as_ref(), &h.table, invoice, &items[..10])
+        .await
+        .unwrap();
+    // The rerun (same contract and period, so the same invoice id) finishes the job, and
+    // re-claiming what it already holds is harmless.
+    let again = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(again.len(), ENTRIES - 10);
+    claim(h.store.as_ref(), &h.table, invoice, &items)
+        .await
+        .unwrap();
+    let claimed = claimed_by(h.store.as_ref(), &h.table, invoice)
+        .await
+        .unwrap();
+    let ids: BTreeSet<String> = claimed.iter().map(|i| i.id.to_string()).collect();
+    assert_eq!(
+        (claimed.len(), ids.len()),
+        (ENTRIES, ENTRIES),
+        "each item once"
+    );
+    assert!(unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap()
+        .is_empty());
+}
