@@ -98,9 +98,9 @@ start_endpoints() {
 # endpoints step is deliberately skipped.
 run_tests() {
   if [[ "$SKIP" == *",endpoints,"* ]]; then
-    cargo test --workspace
+    HANDOFF_REQUIRE_HLEDGER=1 cargo test --workspace
   else
-    HANDOFF_REQUIRE_AWS_CONTRACT=1 cargo test --workspace
+    HANDOFF_REQUIRE_AWS_CONTRACT=1 HANDOFF_REQUIRE_HLEDGER=1 cargo test --workspace
   fi
 }
 

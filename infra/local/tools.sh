@@ -112,4 +112,17 @@ fi
 compgen -G "$NPM_DIR/node_modules/$NPM_PKG/lib/dynamodb_local_*/DynamoDBLocal.jar" >/dev/null \
   || die "DynamoDBLocal.jar not found under $NPM_DIR/node_modules/$NPM_PKG/lib/"
 
+# hledger (Debian) checks exported journals. Installed system-wide where we can
+# (root with apt); where we cannot, the journal test fails and says why
+# (infra/test.sh requires it), rather than silently skipping.
+if ! command -v hledger >/dev/null 2>&1; then
+  if [[ $(id -u) -eq 0 ]] && command -v apt-get >/dev/null 2>&1; then
+    log "apt-get install hledger"
+    { apt-get install -y -q hledger || { apt-get update -q && apt-get install -y -q hledger; }; } >&2 \
+      || log "could not install hledger with apt-get; the journal check will fail"
+  else
+    log "hledger is missing and cannot be installed here (needs root and apt); the journal check will fail"
+  fi
+fi
+
 log "ok ($LOCAL_DIR)"

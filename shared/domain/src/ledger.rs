@@ -193,6 +193,78 @@ impl JournalEntry {
     }
 }
 
+/// The hledger account name of a code: `assets:1200 Unbilled receivables`.
+fn hledger_account(chart: &ChartOfAccounts, code: &str) -> String {
+    match chart.account(code) {
+        Some(a) => {
+            let top = match a.kind {
+                AccountKind::Asset => "assets",
+                AccountKind::Liability => "liabilities",
+                AccountKind::Revenue => "revenues",
+                AccountKind::Expense => "expenses",
+            };
+            // hledger reads `(…)` as a virtual posting and two spaces as the end of the
+            // name: keep names to single-spaced text without brackets or semicolons.
+            let name: String = a
+                .name
+                .chars()
+                .filter(|c| !matches!(c, '(' | ')' | '[' | ']' | ';'))
+                .collect();
+            format!(
+                "{top}:{code} {}",
+                name.split_whitespace().collect::<Vec<_>>().join(" ")
+            )
+        }
+        None => format!("unknown:{code}"),
+    }
+}
+
+/// The journal as an hledger file: one transaction per entry, the trigger in the
+/// description and as a tag, amounts as `1234.50 USD` (credits negative).
+pub fn to_hledger(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
+    let mut out = String::new();
+    let mut currencies: Vec<String> = entries
+        .iter()
+        .flat_map(|e| e.lines.iter().map(|l| l.amount.currency().to_string()))
+        .collect();
+    currencies.sort();
+    currencies.dedup();
+    for c in &currencies {
+        let minor = crate::currency::Currency::parse(c)
+            .map(|c| c.minor_units())
+            .unwrap_or(2);
+        out.push_str(&format!(
+            "commodity 1000.{} {c}\n",
+            "0".repeat(minor as usize)
+        ));
+    }
+    out.push('\n');
+    for e in entries {
+        let description: String = e
+            .description
+            .chars()
+            .filter(|c| *c != ';' && *c != '|')
+            .collect();
+        out.push_str(&format!(
+            "{} {} | {}  ; trigger:{}\n",
+            e.date, e.trigger.kind, description, e.trigger.reference
+        ));
+        for line in &e.lines {
+            let amount = match line.side {
+                Side::Debit => line.amount,
+                Side::Credit => line.amount.negate(),
+            };
+            out.push_str(&format!(
+                "    {}  {}\n",
+                hledger_account(chart, &line.account),
+                amount
+            ));
+        }
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -640,3 +640,75 @@ proptest! {
         }
     }
 }
+
+/// The accrual journal of a month exports to hledger: `hledger check` accepts it and the
+/// balance of all accounts is zero. Runs when `hledger` is installed; `infra/test.sh`
+/// installs it and sets HANDOFF_REQUIRE_HLEDGER=1, so there a missing hledger fails.
+#[test]
+fn the_journal_exports_to_hledger_and_balances_to_zero() {
+    use handoff_domain::ledger::to_hledger;
+    let Ok(version) = std::process::Command::new("hledger")
+        .arg("--version")
+        .output()
+    else {
+        assert!(
+            std::env::var_os("HANDOFF_REQUIRE_HLEDGER").is_none(),
+            "HANDOFF_REQUIRE_HLEDGER is set but hledger is not installed (apt-get install hledger)"
+        );
+        eprintln!("hledger is not installed: skipping the hledger check");
+        return;
+    };
+    assert!(version.status.success());
+    let w = world();
+    let ctx = RatingContext {
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
+    };
+    let mut journal = Vec::new();
+    for (deal, signals) in [
+        (
+            "globex-data",
+            vec![
+                time("w-1", 1, "engineer", "2026-12-02", "8"),
+                time("w-1", 2, "engineer", "2026-12-02", "6"),
+                time("w-2", 1, "qa-engineer", "2026-12-03", "3.5"),
+            ],
+        ),
+        (
+            "acme-website",
+            vec![time("w-3", 1, "designer", "2026-12-18", "8")],
+        ),
+    ] {
+        let mut book = Book::open(&project(&w, deal, |_| {}));
+        for s in &signals {
+            journal.extend(book.apply(s, &ctx).unwrap().unwrap().journal);
+        }
+    }
+    let text = to_hledger(&journal, &w.chart);
+    let path = std::env::temp_dir().join(format!("handoff-journal-{}.hledger", std::process::id()));
+    std::fs::write(&path, &text).unwrap();
+    let check = std::process::Command::new("hledger")
+        .arg("-f")
+        .arg(&path)
+        .arg("check")
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "hledger check: {}\n{text}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let balance = std::process::Command::new("hledger")
+        .arg("-f")
+        .arg(&path)
+        .args(["balance", "--no-elide", "-O", "csv"])
+        .output()
+        .unwrap();
+    let csv = String::from_utf8_lossy(&balance.stdout);
+    let total = csv.lines().last().unwrap_or_default();
+    assert!(
+        total.starts_with("\"Total:\",\"0") || total.trim_end().ends_with(",\"0\""),
+        "trial balance not zero: {csv}"
+    );
+    std::fs::remove_file(&path).ok();
+}
