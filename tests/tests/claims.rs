@@ -90,9 +90,56 @@ fn invoice_for(contract: ContractId, period: &str) -> InvoiceId {
     InvoiceId::derive_from_parts(&[&contract.to_string(), period])
 }
 
+async fn an_invoice_job_issues_once_with_tax_and_journal(h: Harness) {
+    use invoice_generator::job::Invoicing;
+    let (project, _) = project_with_items(&h).await;
+    let invoicing = Invoicing {
+        store: h.store.clone(),
+        tax: Arc::new(
+            handoff_domain::invoice::TaxTable::from_json(&seed("tax_rates.json")).unwrap(),
+        ),
+        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
+        main_table: h.table.clone(),
+        series_prefix: "INV".into(),
+    };
+    let first = invoicing
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
+        .await
+        .unwrap();
+    let draft = first.draft.clone().unwrap();
+    // 30 entries x 2 h x 135.00 = 8100.00; Globex is in US-CA: 7.25 % = 587.25.
+    assert_eq!(draft.net_total.to_string(), "8100.00 USD");
+    assert_eq!(draft.tax_total.to_string(), "587.25 USD");
+    assert_eq!(draft.gross_total.to_string(), "8687.25 USD");
+    assert_eq!(
+        first.number.as_deref(),
+        Some("INV-2026-000001"),
+        "no finance approval: issued at once"
+    );
+    // The job redelivered: same invoice, same number, no second journal entry.
+    let again = invoicing
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(
+        (again.invoice_id, again.number.as_deref()),
+        (first.invoice_id, Some("INV-2026-000001"))
+    );
+    let journal = h
+        .store
+        .query(
+            &handoff_ports::Query::partition(&h.table, format!("JOURNAL#{project}"))
+                .sort_prefix("2026-12-31#invoice#"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(journal.items.len(), 1, "one issue entry");
+}
+
 contract_cases!(
     racing_runs_never_put_an_item_on_two_invoices,
-    a_rerun_after_a_crash_resumes_the_same_invoice
+    a_rerun_after_a_crash_resumes_the_same_invoice,
+    an_invoice_job_issues_once_with_tax_and_journal,
 );
 
 async fn racing_runs_never_put_an_item_on_two_invoices(h: Harness) {

@@ -2,4 +2,5 @@
 //! gapless legal numbering.
 
 pub mod claims;
+pub mod job;
 pub mod numbering;

@@ -92,6 +92,18 @@ pub async fn issue(
     invoice_id: &str,
     series: &Series,
 ) -> Result<String, NumberingError> {
+    issue_with(store, table, invoice_id, series, |_| Vec::new()).await
+}
+
+/// As [`issue`], writing `with(number)` (the issue's journal entry, its outbox event) in
+/// the same transaction, so they exist exactly when the invoice is issued.
+pub async fn issue_with(
+    store: &dyn Store,
+    table: &str,
+    invoice_id: &str,
+    series: &Series,
+    with: impl Fn(&str) -> Vec<WriteOp>,
+) -> Result<String, NumberingError> {
     let invoice = invoice_key(invoice_id);
     for _ in 0..ISSUE_ATTEMPTS_MAX {
         let current = store
@@ -120,7 +132,7 @@ pub async fn issue(
         } else {
             Condition::NotExists
         };
-        let ops = vec![
+        let mut ops = vec![
             WriteOp::Update {
                 table: table.to_owned(),
                 key: series.counter_key(),
@@ -140,6 +152,7 @@ pub async fn issue(
                 )),
             },
         ];
+        ops.extend(with(&number));
         match store.transact_write(ops).await {
             Ok(()) => return Ok(number),
             // Someone took this number, or issued this invoice: read again and retry.

@@ -178,6 +178,9 @@ pub struct ProjectSkeleton {
     pub project_id: ProjectId,
     pub customer_id: CustomerId,
     pub customer_name: String,
+    /// Who is invoiced: billing contact, tax jurisdiction, legal entity.
+    #[serde(default)]
+    pub customer: Option<crate::deal::Customer>,
     pub deal: DealLink,
     pub start_date: NaiveDate,
     pub end_date: NaiveDate,
@@ -249,6 +252,7 @@ pub fn convert(
             project_id,
             customer_id,
             customer_name: deal.customer.name.clone(),
+            customer: Some(deal.customer.clone()),
             deal: DealLink {
                 system: deal.system.clone(),
                 deal_id: deal.deal_id.clone(),
