@@ -142,7 +142,10 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
         staffing.push(record);
     }
     deliver_a_month(&demo.delivery, &skeletons).await?;
+    let journal = crate::invoicing::bill_the_month(&demo.delivery, seed, &skeletons).await?;
     if let Some(dir) = out {
+        std::fs::create_dir_all(dir)?;
+        std::fs::write(dir.join("journal.hledger"), journal)?;
         report::write_artifacts(dir, &skeletons, &staffing, &demo.store)?;
         println!("\nArtifacts written to {}", dir.display());
     }

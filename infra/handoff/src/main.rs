@@ -3,6 +3,7 @@
 
 mod delivery;
 mod demo;
+mod invoicing;
 mod pump;
 mod report;
 
