@@ -21,6 +21,7 @@ pub mod problems;
 pub mod project;
 pub mod rates;
 pub mod schedule;
+pub mod ubl;
 
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};

@@ -194,3 +194,99 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
     );
     assert_eq!(entry.trigger.reference, "INV-2026-000001");
 }
+
+#[test]
+fn ubl_export_is_well_formed_and_its_totals_add_up() {
+    use handoff_domain::ubl::{to_ubl, Party};
+    use rust_decimal::Decimal;
+    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
+    let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
+    let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
+    let input: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
+    let deal = validate(&input, &catalog).unwrap();
+    let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    let ctx = RatingContext {
+        rates: &rates,
+        accounts: &chart.mapping,
+    };
+    let mut book = Book::open(&project);
+    let mut items = Vec::new();
+    for s in [
+        time("w-1", "engineer", "7.5"),
+        time("w-2", "qa-engineer", "3"),
+        time("w-3", "engineer", "1.25"),
+    ] {
+        items.extend(book.apply(&s, &ctx).unwrap().unwrap().items);
+    }
+    let usd = Currency::parse("USD").unwrap();
+    let tax = TaxTable::from_json(&seed("tax_rates.json")).unwrap();
+    let draft = assemble(
+        &items,
+        usd,
+        tax.for_jurisdiction("US-CA").unwrap(),
+        "2026-12-01".parse().unwrap(),
+        "2026-12-31".parse().unwrap(),
+    )
+    .unwrap();
+    let seller = Party {
+        name: "Northwind Digital <US> & Co".into(),
+        country: "US".into(),
+    };
+    let buyer = Party {
+        name: "Globex, Inc.".into(),
+        country: "US".into(),
+    };
+    let xml = to_ubl(
+        &draft,
+        "INV-2026-000007",
+        "2026-12-31".parse().unwrap(),
+        "2027-02-14".parse().unwrap(),
+        &seller,
+        &buyer,
+    );
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let text = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    let dec = |s: String| s.parse::<Decimal>().unwrap();
+    assert_eq!(text("ID"), "INV-2026-000007");
+    assert_eq!(text("DueDate"), "2027-02-14");
+    assert_eq!(
+        text("CustomizationID"),
+        "urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0"
+    );
+    let lines: Decimal = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "InvoiceLine")
+        .map(|l| {
+            l.children()
+                .find(|c| c.tag_name().name() == "LineExtensionAmount")
+                .and_then(|c| c.text())
+                .unwrap()
+                .parse::<Decimal>()
+                .unwrap()
+        })
+        .sum();
+    assert_eq!(
+        lines,
+        dec(text("LineExtensionAmount")),
+        "lines add up to the total"
+    );
+    assert_eq!(
+        dec(text("TaxExclusiveAmount")) + dec(text("TaxAmount")),
+        dec(text("TaxInclusiveAmount"))
+    );
+    assert_eq!(text("PayableAmount"), text("TaxInclusiveAmount"));
+    assert_eq!(
+        text("TaxInclusiveAmount"),
+        draft.gross_total.amount().to_string()
+    );
+    assert!(
+        xml.contains("Northwind Digital &lt;US&gt; &amp; Co"),
+        "names are escaped"
+    );
+}
