@@ -7,65 +7,17 @@ mod harness;
 
 use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
-use chrono::{TimeZone, Utc};
-use closed_won_converter::reference;
-use closed_won_converter::service::Converter;
-use handoff_adapters_memory::{ManualClock, MemoryQueue};
 use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
 use handoff_domain::catalog::RoleCode;
-use handoff_domain::deal::DealInput;
 use handoff_domain::hours::Hours;
-use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::{ExternalId, ProjectId, SourceSystem};
 use handoff_ports::{
     BatchWrite, Condition, Item, Key, Page, Query, Store, StoreError, Update, WriteOp,
 };
-use handoff_runtime::Idempotency;
-use harness::Harness;
+use harness::{billing, convert_sample, Harness};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
-
-fn seed(path: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../infra/seed/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
-async fn converted_project(h: &Harness) -> ProjectId {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
-    ));
-    let converter = Converter {
-        store: h.store.clone(),
-        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
-        clock: clock.clone(),
-        idempotency: Idempotency::new(
-            h.store.clone(),
-            clock,
-            &h.table,
-            "closed-won-converter",
-            86_400,
-        ),
-        reference: Arc::new(reference::bundled().unwrap()),
-        main_table: h.table.clone(),
-    };
-    let deal: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    converter.convert(&deal, None).await.unwrap().project_id
-}
-
-fn billing(store: Arc<dyn Store>, table: &str) -> Billing {
-    let reference = reference::bundled().unwrap();
-    Billing {
-        store,
-        rates: Arc::new(reference.rates),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: table.to_owned(),
-    }
-}
+use timesheet_billing_trigger::service::SignalEnvelope;
 
 fn time(project: ProjectId, id: &str, version: u32, hours: &str) -> String {
     let signal = Signal::Time(TimeEntry {
@@ -150,7 +102,7 @@ fn entry(id: &str, date: &str, hours: &str) -> serde_json::Value {
 }
 
 async fn intake_validates_queues_in_order_and_the_consumer_rates(h: Harness) {
-    let project = converted_project(&h).await;
+    let project = convert_sample(&h, "globex-data").await.project_id;
     let signals = h.queue("delivery-signals.fifo").await;
     let intake = timesheet_billing_trigger::intake::Intake {
         store: h.store.clone(),
@@ -221,7 +173,7 @@ async fn intake_validates_queues_in_order_and_the_consumer_rates(h: Harness) {
 }
 
 async fn signals_are_rated_once_and_poison_does_not_block_the_group(h: Harness) {
-    let project = converted_project(&h).await;
+    let project = convert_sample(&h, "globex-data").await.project_id;
     let billing = billing(h.store.clone(), &h.table);
     let dlq = h.queue("delivery-signals-dlq.fifo").await;
     let batch = vec![
@@ -327,7 +279,7 @@ impl Store for Throttled {
 }
 
 async fn a_transient_storage_failure_is_retried_without_duplicates(h: Harness) {
-    let project = converted_project(&h).await;
+    let project = convert_sample(&h, "globex-data").await.project_id;
     let store: Arc<dyn Store> = Arc::new(Throttled {
         inner: h.store.clone(),
         failures: AtomicUsize::new(1),

@@ -6,28 +6,16 @@ mod harness;
 
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use capacity_checker::service::{Capacity, StaffingRecord};
-use chrono::{TimeZone, Utc};
 use closed_won_converter::reference;
 use closed_won_converter::service::{Converter, ProjectConverted};
-use handoff_adapters_memory::{ManualClock, MemoryQueue};
 use handoff_domain::capacity::ResourcePool;
 use handoff_domain::deal::DealInput;
 use handoff_ports::store::from_item;
 use handoff_ports::Key;
-use handoff_runtime::Idempotency;
-use harness::Harness;
+use harness::{converter, noon_2026_11_26, seed, Harness};
 use lambda_http::Body;
 use serde_json::{json, Value};
 use std::sync::Arc;
-use std::time::Duration;
-
-fn seed(path: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../infra/seed/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
 
 struct Setup {
     capacity: Capacity,
@@ -36,9 +24,7 @@ struct Setup {
 }
 
 fn setup(h: Harness) -> Setup {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
-    ));
+    let clock = noon_2026_11_26();
     let reference = Arc::new(reference::bundled().unwrap());
     let pool = ResourcePool::from_json(&seed("resources.json"), &reference.catalog).unwrap();
     let capacity = Capacity {
@@ -48,20 +34,7 @@ fn setup(h: Harness) -> Setup {
         pool: Arc::new(pool),
         main_table: h.table.clone(),
     };
-    let converter = Converter {
-        store: h.store.clone(),
-        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
-        clock: clock.clone(),
-        idempotency: Idempotency::new(
-            h.store.clone(),
-            clock,
-            &h.table,
-            "closed-won-converter",
-            86_400,
-        ),
-        reference,
-        main_table: h.table.clone(),
-    };
+    let converter = converter(&h, clock);
     Setup {
         capacity,
         converter,

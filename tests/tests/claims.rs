@@ -4,62 +4,23 @@
 #[macro_use]
 mod harness;
 
-use chrono::{TimeZone, Utc};
-use closed_won_converter::reference;
-use closed_won_converter::service::Converter;
-use handoff_adapters_memory::{ManualClock, MemoryQueue};
 use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
 use handoff_domain::catalog::RoleCode;
-use handoff_domain::deal::DealInput;
 use handoff_domain::hours::Hours;
 use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
-use handoff_runtime::Idempotency;
-use harness::Harness;
+use harness::{billing, convert_sample, seed, Harness};
 use invoice_generator::claims::{claim, claimed_by, unbilled};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
-use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
+use timesheet_billing_trigger::service::SignalEnvelope;
 
 const ENTRIES: usize = 30;
 
-fn seed(path: &str) -> String {
-    std::fs::read_to_string(format!(
-        "{}/../infra/seed/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .unwrap()
-}
-
 /// A converted T&M project with `ENTRIES` rated, unbilled time entries.
 async fn project_with_items(h: &Harness) -> (ProjectId, ContractId) {
-    let clock = Arc::new(ManualClock::new(
-        Utc.with_ymd_and_hms(2026, 11, 26, 12, 0, 0).unwrap(),
-    ));
-    let reference = reference::bundled().unwrap();
-    let converter = Converter {
-        store: h.store.clone(),
-        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
-        clock: clock.clone(),
-        idempotency: Idempotency::new(
-            h.store.clone(),
-            clock,
-            &h.table,
-            "closed-won-converter",
-            86_400,
-        ),
-        reference: Arc::new(reference.clone()),
-        main_table: h.table.clone(),
-    };
-    let deal: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    let outcome = converter.convert(&deal, None).await.unwrap();
-    let billing = Billing {
-        store: h.store.clone(),
-        rates: Arc::new(reference.rates),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: h.table.clone(),
-    };
+    let outcome = convert_sample(h, "globex-data").await;
+    let billing = billing(h.store.clone(), &h.table);
     for i in 0..ENTRIES {
         let signal = Signal::Time(TimeEntry {
             source: SourceRef {

@@ -13,7 +13,7 @@ use handoff_domain::deal::{parse_date, validate, DealInput};
 use handoff_domain::project::{convert, ProjectSkeleton};
 use handoff_domain::schedule::iso_week_start;
 use handoff_domain::{Currency, ProblemList, Problems, ProjectId};
-use handoff_ports::store::{from_item, to_item};
+use handoff_ports::store::{from_item, query_all, to_item};
 use handoff_ports::{AttributeValue, BatchWrite, Clock, Condition, Key, Query, Store, StoreError};
 use handoff_runtime::{ErrorDetail, Failure};
 use rust_decimal::Decimal;
@@ -236,20 +236,13 @@ impl Capacity {
     /// `RESOURCES` (kept current through the storage port, e.g. by the local runner).
     pub async fn resources(&self) -> Result<Vec<Resource>, CapacityError> {
         let mut people: Vec<Resource> = self.pool.resources.clone();
-        let mut query = Query::partition(&self.main_table, RESOURCES_PARTITION)
+        let query = Query::partition(&self.main_table, RESOURCES_PARTITION)
             .sort_prefix("RESOURCE#")
             .limit(1000);
-        for _ in 0..100 {
-            let page = self.store.query(&query).await?;
-            for item in page.items {
-                let record: ResourceRecord = from_item(item)?;
-                people.retain(|p| p.id != record.resource.id);
-                people.push(record.resource);
-            }
-            match page.next {
-                Some(cursor) => query.start_after = Some(cursor),
-                None => break,
-            }
+        for item in query_all(self.store.as_ref(), query).await? {
+            let record: ResourceRecord = from_item(item)?;
+            people.retain(|p| p.id != record.resource.id);
+            people.push(record.resource);
         }
         Ok(people)
     }
@@ -280,18 +273,10 @@ impl Capacity {
             .cloned()
             .collect();
         for week in weeks {
-            let mut query =
-                Query::partition(&self.main_table, format!("ALLOCWEEK#{week}")).limit(1000);
-            for _ in 0..100 {
-                let page = self.store.query(&query).await?;
-                for item in page.items {
-                    let record: AllocationRecord = from_item(item)?;
-                    all.push(record.allocation);
-                }
-                match page.next {
-                    Some(cursor) => query.start_after = Some(cursor),
-                    None => break,
-                }
+            let query = Query::partition(&self.main_table, format!("ALLOCWEEK#{week}")).limit(1000);
+            for item in query_all(self.store.as_ref(), query).await? {
+                let record: AllocationRecord = from_item(item)?;
+                all.push(record.allocation);
             }
         }
         Ok(all)

@@ -10,7 +10,7 @@
 
 use handoff_domain::billing::BillableItem;
 use handoff_domain::{ContractId, InvoiceId};
-use handoff_ports::store::from_item;
+use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
     AttributeValue, Condition, Index, Key, Query, Store, StoreError, Update, WriteOp,
     TRANSACT_ITEMS_MAX,
@@ -19,8 +19,6 @@ use serde::Deserialize;
 
 /// Retries of one chunk as items drop out of it.
 pub const CHUNK_ATTEMPTS_MAX: usize = 8;
-/// Query pages followed when listing items.
-pub const PAGES_MAX: usize = 10_000;
 
 #[derive(Debug, Deserialize)]
 struct ItemRecord {
@@ -38,19 +36,6 @@ fn decode(item: handoff_ports::Item) -> Result<(Key, BillableItem), StoreError> 
     Ok((Key::new(record.pk, record.sk), parsed))
 }
 
-async fn all(store: &dyn Store, mut query: Query) -> Result<Vec<handoff_ports::Item>, StoreError> {
-    let mut items = Vec::new();
-    for _ in 0..PAGES_MAX {
-        let page = store.query(&query).await?;
-        items.extend(page.items);
-        match page.next {
-            Some(cursor) => query.start_after = Some(cursor),
-            None => return Ok(items),
-        }
-    }
-    Err(StoreError::Invalid(format!("more than {PAGES_MAX} pages")))
-}
-
 /// The contract's unbilled items with work dates up to `cutoff` (`YYYY-MM-DD`).
 pub async fn unbilled(
     store: &dyn Store,
@@ -62,7 +47,7 @@ pub async fn unbilled(
         .on_index(Index::Gsi1)
         .limit(1000);
     let mut found = Vec::new();
-    for item in all(store, query).await? {
+    for item in query_all(store, query).await? {
         let sort_ok = matches!(item.get("GSI1SK"), Some(AttributeValue::S(sk)) if sk.as_str() <= format!("{cutoff}#~").as_str());
         if sort_ok {
             found.push(decode(item)?);
@@ -146,7 +131,7 @@ pub async fn claimed_by(
     let query = Query::partition(table, format!("CLAIMED#{invoice}"))
         .on_index(Index::Gsi2)
         .limit(1000);
-    all(store, query)
+    query_all(store, query)
         .await?
         .into_iter()
         .map(|i| decode(i).map(|(_, item)| item))

@@ -9,7 +9,7 @@ use handoff_domain::billing::{BillableItem, RetainerPeriodStart, Signal, SourceR
 use handoff_domain::ledger::{JournalEntry, Side};
 use handoff_domain::project::ProjectSkeleton;
 use handoff_domain::{ExternalId, Money, SourceSystem};
-use handoff_ports::{AttributeValue, Query, Store};
+use handoff_ports::{AttributeValue, Query};
 use lambda_http::Body;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
@@ -219,19 +219,10 @@ impl Delivery {
         pk: String,
         prefix: &str,
     ) -> anyhow::Result<Vec<handoff_ports::Item>> {
-        let mut all = Vec::new();
-        let mut query = Query::partition(&self.table, pk)
+        let query = Query::partition(&self.table, pk)
             .sort_prefix(prefix)
             .limit(1000);
-        for _ in 0..1000 {
-            let page = self.store.query(&query).await?;
-            all.extend(page.items);
-            match page.next {
-                Some(c) => query.start_after = Some(c),
-                None => break,
-            }
-        }
-        Ok(all)
+        Ok(handoff_ports::store::query_all(self.store.as_ref(), query).await?)
     }
 
     /// Billable, over-cap, cost and margin per project, then the accrual journal.

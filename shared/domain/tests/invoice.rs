@@ -38,20 +38,31 @@ fn time(id: &str, role: &str, hours: &str) -> Signal {
     })
 }
 
-#[test]
-fn lines_group_by_role_and_tax_is_rounded_once_per_category() {
+/// What rating needs, from the seed.
+struct World {
+    rates: RateBook,
+    chart: ChartOfAccounts,
+}
+
+/// The book of a sample deal's contract (the deal edited first) and the world it rates in.
+fn opened(deal: &str, edit: impl FnOnce(&mut DealInput)) -> (World, Book) {
     let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
     let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
     let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
-    let mut input: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    input.billing.cap = Some("3000.00".into());
+    let mut input: DealInput = serde_json::from_str(&seed(&format!("deals/{deal}.json"))).unwrap();
+    edit(&mut input);
     let deal = validate(&input, &catalog).unwrap();
     let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    (World { rates, chart }, Book::open(&project))
+}
+
+#[test]
+fn lines_group_by_role_and_tax_is_rounded_once_per_category() {
+    let (w, mut book) = opened("globex-data", |d| d.billing.cap = Some("3000.00".into()));
     let ctx = RatingContext {
-        rates: &rates,
-        accounts: &chart.mapping,
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
     };
-    let mut book = Book::open(&project);
     let mut items = Vec::new();
     let usd = Currency::parse("USD").unwrap();
     let expense = Signal::Expense(ExpenseEntry {
@@ -109,17 +120,11 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
     use handoff_domain::billing::RetainerPeriodStart;
     use handoff_domain::invoice::issue_entry;
     use handoff_domain::ledger::Side;
-    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
-    let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
-    let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
-    let input: DealInput = serde_json::from_str(&seed("deals/initech-support.json")).unwrap();
-    let deal = validate(&input, &catalog).unwrap();
-    let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    let (w, mut book) = opened("initech-support", |_| {});
     let ctx = RatingContext {
-        rates: &rates,
-        accounts: &chart.mapping,
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
     };
-    let mut book = Book::open(&project);
     let period = Signal::RetainerPeriodStart(RetainerPeriodStart {
         source: source("p-1"),
         period_start: "2026-12-10".parse().unwrap(),
@@ -169,7 +174,7 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
         &draft,
         "INV-2026-000001",
         "2026-12-31".parse().unwrap(),
-        &chart.mapping,
+        &w.chart.mapping,
     )
     .unwrap();
     assert!(entry.is_balanced());
@@ -199,17 +204,11 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
 fn ubl_export_is_well_formed_and_its_totals_add_up() {
     use handoff_domain::ubl::{to_ubl, Party};
     use rust_decimal::Decimal;
-    let catalog = Catalog::from_json(&seed("catalog.json")).unwrap();
-    let rates = RateBook::from_json(&seed("rate_cards.json"), &catalog).unwrap();
-    let chart = ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap();
-    let input: DealInput = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    let deal = validate(&input, &catalog).unwrap();
-    let project = convert(&deal, &catalog, &rates, "2026-11-26".parse().unwrap()).unwrap();
+    let (w, mut book) = opened("globex-data", |_| {});
     let ctx = RatingContext {
-        rates: &rates,
-        accounts: &chart.mapping,
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
     };
-    let mut book = Book::open(&project);
     let mut items = Vec::new();
     for s in [
         time("w-1", "engineer", "7.5"),

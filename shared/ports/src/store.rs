@@ -416,3 +416,23 @@ pub fn validate_batch_chunk(chunk: &[BatchWrite]) -> Result<(), StoreError> {
     }
     Ok(())
 }
+
+/// Pages a query follows in [`query_all`] before giving up (every loop is bounded).
+pub const QUERY_PAGES_MAX: usize = 10_000;
+
+/// Every item of a query, following cursors to the end (at most [`QUERY_PAGES_MAX`] pages).
+pub async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    for _ in 0..QUERY_PAGES_MAX {
+        let page = store.query(&query).await?;
+        items.extend(page.items);
+        match page.next {
+            Some(cursor) => query.start_after = Some(cursor),
+            None => return Ok(items),
+        }
+    }
+    Err(StoreError::Invalid(format!(
+        "query {} spans more than {QUERY_PAGES_MAX} pages",
+        query.partition
+    )))
+}

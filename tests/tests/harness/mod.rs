@@ -156,3 +156,67 @@ pub fn item(pk: &str, sk: &str, attributes: &[(&str, AttributeValue)]) -> Item {
     }
     item
 }
+
+/// A seed file of `infra/seed/`.
+pub fn seed(path: &str) -> String {
+    std::fs::read_to_string(format!(
+        "{}/../infra/seed/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .unwrap()
+}
+
+/// The clock every end-to-end case starts from.
+pub fn noon_2026_11_26() -> Arc<handoff_adapters_memory::ManualClock> {
+    use chrono::TimeZone;
+    Arc::new(handoff_adapters_memory::ManualClock::new(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 11, 26, 12, 0, 0)
+            .unwrap(),
+    ))
+}
+
+/// The closed-won converter on the case's store, emitting to an in-memory queue; the
+/// idempotency records share the case's table (Lambda uses a table of their own).
+pub fn converter(
+    h: &Harness,
+    clock: Arc<handoff_adapters_memory::ManualClock>,
+) -> closed_won_converter::service::Converter {
+    closed_won_converter::service::Converter {
+        store: h.store.clone(),
+        events: Arc::new(MemoryQueue::new("project-events", Duration::from_secs(30))),
+        clock: clock.clone(),
+        idempotency: handoff_runtime::Idempotency::new(
+            h.store.clone(),
+            clock,
+            &h.table,
+            "closed-won-converter",
+            86_400,
+        ),
+        reference: Arc::new(closed_won_converter::reference::bundled().unwrap()),
+        main_table: h.table.clone(),
+    }
+}
+
+/// Converts a sample deal of `infra/seed/deals/`.
+pub async fn convert_sample(h: &Harness, deal: &str) -> closed_won_converter::service::Outcome {
+    let input: handoff_domain::deal::DealInput =
+        serde_json::from_str(&seed(&format!("deals/{deal}.json"))).unwrap();
+    converter(h, noon_2026_11_26())
+        .convert(&input, None)
+        .await
+        .unwrap()
+}
+
+/// The billing service over `store` with the bundled rate cards and the seeded chart.
+pub fn billing(store: Arc<dyn Store>, table: &str) -> timesheet_billing_trigger::service::Billing {
+    timesheet_billing_trigger::service::Billing {
+        store,
+        rates: Arc::new(closed_won_converter::reference::bundled().unwrap().rates),
+        chart: Arc::new(
+            handoff_domain::ledger::ChartOfAccounts::from_json(&seed("chart_of_accounts.json"))
+                .unwrap(),
+        ),
+        main_table: table.to_owned(),
+    }
+}
