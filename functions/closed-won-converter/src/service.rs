@@ -166,6 +166,11 @@ struct ProjectRecord {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
+    /// Every contract, for the billing planner: `CONTRACTS` / `<contract id>`.
+    #[serde(rename = "GSI2PK", default)]
+    gsi2pk: String,
+    #[serde(rename = "GSI2SK", default)]
+    gsi2sk: String,
     version: u64,
     project_id: ProjectId,
     customer_id: CustomerId,
@@ -299,6 +304,8 @@ impl Converter {
             sk: "PROJECT".into(),
             gsi1pk: format!("CUSTOMER#{}", skeleton.customer_id),
             gsi1sk: format!("PROJECT#{now}#{}", skeleton.project_id),
+            gsi2pk: "CONTRACTS".into(),
+            gsi2sk: skeleton.contract.contract_id.to_string(),
             version: 1,
             project_id: skeleton.project_id,
             customer_id: skeleton.customer_id,

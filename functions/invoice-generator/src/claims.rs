@@ -56,31 +56,56 @@ pub async fn unbilled(
     Ok(found)
 }
 
-/// Claims `items` for `invoice`; returns how many this call claimed or found claimed.
+/// What one claim pass did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Claimed {
+    /// Items this pass moved from unbilled to the invoice.
+    pub newly: usize,
+    /// The invoice was issued meanwhile: it takes no more items (they wait for the next
+    /// period's invoice).
+    pub invoice_closed: bool,
+}
+
+/// Items per claim transaction: one write is the invoice's guard.
+pub const CLAIM_CHUNK_ITEMS_MAX: usize = TRANSACT_ITEMS_MAX - 1;
+
+/// Claims `items` for `invoice`.
+///
+/// Every chunk's transaction also counts the claims on the invoice record (`claims`,
+/// created as a draft if missing) on the condition that the invoice is still a draft: an
+/// item can never be claimed onto an issued invoice, and the draft knows how many items
+/// it must hold (so a draft built from a lagging index is caught before it is issued).
 pub async fn claim(
     store: &dyn Store,
     table: &str,
     invoice: InvoiceId,
     items: &[(Key, BillableItem)],
-) -> Result<usize, StoreError> {
-    let mut claimed = 0;
-    for chunk in items.chunks(TRANSACT_ITEMS_MAX) {
+) -> Result<Claimed, StoreError> {
+    let mut outcome = Claimed::default();
+    for chunk in items.chunks(CLAIM_CHUNK_ITEMS_MAX) {
         let mut pending: Vec<&(Key, BillableItem)> = chunk.iter().collect();
         for _ in 0..CHUNK_ATTEMPTS_MAX {
             if pending.is_empty() {
                 break;
             }
-            let ops = pending
-                .iter()
-                .map(|(key, item)| claim_op(table, key, item, invoice))
-                .collect();
+            let mut ops = vec![guard_op(table, invoice, pending.len())];
+            ops.extend(
+                pending
+                    .iter()
+                    .map(|(key, item)| claim_op(table, key, item, invoice)),
+            );
             match store.transact_write(ops).await {
                 Ok(()) => {
-                    claimed += pending.len();
+                    outcome.newly += pending.len();
                     pending.clear();
                 }
+                Err(e) if e.failed_conditions().contains(&0) => {
+                    outcome.invoice_closed = true;
+                    return Ok(outcome);
+                }
                 Err(e) if !e.failed_conditions().is_empty() => {
-                    let lost = e.failed_conditions();
+                    // Claimed by another invoice, by this one earlier, or reversed.
+                    let lost: Vec<usize> = e.failed_conditions().iter().map(|i| i - 1).collect();
                     pending = pending
                         .into_iter()
                         .enumerate()
@@ -93,17 +118,31 @@ pub async fn claim(
             }
         }
     }
-    Ok(claimed)
+    Ok(outcome)
+}
+
+fn guard_op(table: &str, invoice: InvoiceId, claimed: usize) -> WriteOp {
+    WriteOp::Update {
+        table: table.to_owned(),
+        key: Key::new(format!("INVOICE#{invoice}"), "INVOICE"),
+        updates: vec![
+            Update::Set("status".into(), AttributeValue::S("draft".into())),
+            Update::Add("claims".into(), rust_decimal::Decimal::from(claimed)),
+        ],
+        condition: Some(Condition::Or(vec![
+            Condition::NotExists,
+            Condition::equals("status", AttributeValue::S("draft".into())),
+        ])),
+    }
 }
 
 fn claim_op(table: &str, key: &Key, item: &BillableItem, invoice: InvoiceId) -> WriteOp {
-    let invoice_text = AttributeValue::S(invoice.to_string());
     WriteOp::Update {
         table: table.to_owned(),
         key: key.clone(),
         updates: vec![
             Update::Set("status".into(), AttributeValue::S("invoiced".into())),
-            Update::Set("invoice_id".into(), invoice_text.clone()),
+            Update::Set("invoice_id".into(), AttributeValue::S(invoice.to_string())),
             Update::Set(
                 "GSI2PK".into(),
                 AttributeValue::S(format!("CLAIMED#{invoice}")),
@@ -115,11 +154,79 @@ fn claim_op(table: &str, key: &Key, item: &BillableItem, invoice: InvoiceId) -> 
             Update::Remove("GSI1PK".into()),
             Update::Remove("GSI1SK".into()),
         ],
-        condition: Some(Condition::Or(vec![
-            Condition::equals("status", AttributeValue::S("unbilled".into())),
-            Condition::equals("invoice_id", invoice_text),
-        ])),
+        condition: Some(Condition::equals(
+            "status",
+            AttributeValue::S("unbilled".into()),
+        )),
     }
+}
+
+/// Puts a claimed item back on the unbilled index (a credit note that releases it).
+pub fn release_op(table: &str, key: &Key, item: &BillableItem, invoice: InvoiceId) -> WriteOp {
+    WriteOp::Update {
+        table: table.to_owned(),
+        key: key.clone(),
+        updates: vec![
+            Update::Set("status".into(), AttributeValue::S("unbilled".into())),
+            Update::Set(
+                "GSI1PK".into(),
+                AttributeValue::S(format!("UNBILLED#{}", item.contract_id)),
+            ),
+            Update::Set(
+                "GSI1SK".into(),
+                AttributeValue::S(format!("{}#{}", item.work_date, item.id)),
+            ),
+            Update::Set(
+                "released_from".into(),
+                AttributeValue::S(invoice.to_string()),
+            ),
+            Update::Remove("invoice_id".into()),
+            Update::Remove("GSI2PK".into()),
+            Update::Remove("GSI2SK".into()),
+        ],
+        condition: Some(Condition::equals(
+            "invoice_id",
+            AttributeValue::S(invoice.to_string()),
+        )),
+    }
+}
+
+/// Writes a claimed item off (a credit note that will not re-bill it).
+pub fn write_off_op(table: &str, key: &Key, invoice: InvoiceId) -> WriteOp {
+    WriteOp::Update {
+        table: table.to_owned(),
+        key: key.clone(),
+        updates: vec![
+            Update::Set("status".into(), AttributeValue::S("written_off".into())),
+            Update::Set(
+                "written_off_from".into(),
+                AttributeValue::S(invoice.to_string()),
+            ),
+            Update::Remove("invoice_id".into()),
+            Update::Remove("GSI2PK".into()),
+            Update::Remove("GSI2SK".into()),
+        ],
+        condition: Some(Condition::equals(
+            "invoice_id",
+            AttributeValue::S(invoice.to_string()),
+        )),
+    }
+}
+
+/// The claimed items of `invoice` with their storage keys.
+pub async fn claimed_with_keys(
+    store: &dyn Store,
+    table: &str,
+    invoice: InvoiceId,
+) -> Result<Vec<(Key, BillableItem)>, StoreError> {
+    let query = Query::partition(table, format!("CLAIMED#{invoice}"))
+        .on_index(Index::Gsi2)
+        .limit(1000);
+    query_all(store, query)
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect()
 }
 
 /// Every item claimed by `invoice` (the invoice is built from these).

@@ -1,23 +1,37 @@
 //! One invoice job: a contract's billing period → one invoice, exactly once.
 //!
 //! The invoice id derives from (contract, period), so a redelivered job or a second run
-//! resumes the same invoice: claim the contract's unbilled items up to the cut-off, build
-//! the draft from every item the invoice holds, store it (replacing an earlier draft of
-//! the same invoice), and — unless finance approves first — issue it with the next legal
+//! resumes the same invoice: claim the contract's unbilled items up to the cut-off (each
+//! claim transaction also counts the claims on the invoice, and only while it is a draft),
+//! build the draft from every item the invoice holds (and only once the index shows them
+//! all), store it, and — unless finance approves first — issue it with the next legal
 //! number, writing the issue's journal entry and `InvoiceIssued` outbox record in the same
-//! transaction as the number.
+//! transaction as the number. An issued invoice is final: a rerun returns it unchanged, and
+//! items delivered later wait for the next period's invoice.
 
 use crate::claims::{claim, claimed_by, unbilled};
-use crate::numbering::{invoice_key, issue_with, NumberingError, Series};
+use crate::document::{InvoiceDocument, InvoiceRecord};
+use crate::numbering::{invoice_key, issue_with, IssueWrites, NumberingError, Series};
+use handoff_domain::billing::BillableItem;
+use handoff_domain::billing_calendar::{simulate, BillingPeriod, WhatIf};
 use handoff_domain::invoice::{
     assemble, due_date, issue_entry, InvoiceDraft, InvoiceError, TaxTable,
 };
 use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::project::ProjectSkeleton;
-use handoff_domain::{InvoiceId, ProjectId};
-use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, WriteOp};
+use handoff_domain::{ContractId, InvoiceId, Money, ProjectId};
+use handoff_ports::journal::journal_item;
+use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, WriteOp};
+use handoff_runtime::Failure;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
+use std::time::Duration;
+
+/// Rebuilds of a draft when items keep being claimed while it is built.
+pub const DRAFT_ATTEMPTS_MAX: u32 = 5;
+/// Reads of the claimed-items index until it shows every claimed item (GSIs lag writes).
+pub const INDEX_VISIBILITY_ATTEMPTS_MAX: u32 = 20;
+pub const INDEX_VISIBILITY_WAIT_MS: u64 = 50;
 
 #[derive(Clone)]
 pub struct Invoicing {
@@ -39,8 +53,68 @@ pub enum JobError {
     Numbering(#[from] NumberingError),
     #[error("project {0} is not stored")]
     UnknownProject(ProjectId),
+    #[error("invoice {0} is not stored")]
+    UnknownInvoice(InvoiceId),
     #[error("the customer has no tax jurisdiction or it is not in the tax table")]
     NoTaxJurisdiction,
+    #[error("invoice {0}: {1}")]
+    Conflict(InvoiceId, String),
+    #[error("{0}")]
+    Invalid(handoff_domain::Problems),
+    #[error("invoice {invoice}: the claimed-items index shows {seen} of {claimed} items yet")]
+    IndexLagging {
+        invoice: InvoiceId,
+        seen: usize,
+        claimed: u64,
+    },
+}
+
+impl Failure for JobError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            JobError::Store(e) => e.is_retryable(),
+            JobError::Numbering(e) => e.is_retryable(),
+            JobError::IndexLagging { .. } => true,
+            _ => false,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            JobError::Store(e) => e.code(),
+            JobError::Invoice(_) => "invoice_invalid",
+            JobError::Numbering(e) => e.code(),
+            JobError::UnknownProject(_) => "unknown_project",
+            JobError::UnknownInvoice(_) => "unknown_invoice",
+            JobError::NoTaxJurisdiction => "no_tax_jurisdiction",
+            JobError::Conflict(..) => "invoice_conflict",
+            JobError::Invalid(_) => "validation_failed",
+            JobError::IndexLagging { .. } => "index_lagging",
+        }
+    }
+    fn http_status(&self) -> u16 {
+        match self {
+            JobError::UnknownProject(_) | JobError::UnknownInvoice(_) => 404,
+            JobError::Conflict(..) => 409,
+            JobError::Invalid(_) => 400,
+            JobError::Numbering(e) => e.http_status(),
+            JobError::NoTaxJurisdiction | JobError::Invoice(_) => 422,
+            _ if self.is_retryable() => 503,
+            _ => 500,
+        }
+    }
+    fn details(&self) -> Vec<handoff_runtime::ErrorDetail> {
+        match self {
+            JobError::Invalid(p) => {
+                p.0.iter()
+                    .map(|p| handoff_runtime::ErrorDetail {
+                        field: p.field.clone(),
+                        problem: p.problem.clone(),
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -51,12 +125,35 @@ pub struct JobOutcome {
     pub draft: Option<InvoiceDraft>,
 }
 
+/// A dry run: what the invoice would be now, and under a hypothetical change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DryRunOutcome {
+    pub invoice_id: InvoiceId,
+    pub current: Option<InvoiceDraft>,
+    pub simulated: Option<InvoiceDraft>,
+    /// Simulated gross total − current gross total.
+    pub difference: Option<Money>,
+}
+
+/// The invoice of a contract's billing period.
+pub fn invoice_id_for(contract: ContractId, period_key: &str) -> InvoiceId {
+    InvoiceId::derive_from_parts(&[&contract.to_string(), period_key])
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
 
+fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
+    serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
+}
+
+fn date(text: &str) -> Result<chrono::NaiveDate, StoreError> {
+    handoff_domain::deal::parse_date(text).map_err(StoreError::Invalid)
+}
+
 impl Invoicing {
-    async fn project(&self, id: ProjectId) -> Result<ProjectSkeleton, JobError> {
+    pub async fn project(&self, id: ProjectId) -> Result<ProjectSkeleton, JobError> {
         let item = self
             .store
             .get(
@@ -73,6 +170,17 @@ impl Invoicing {
         }
     }
 
+    /// The stored invoice record, if any.
+    pub async fn record(&self, invoice: InvoiceId) -> Result<Option<InvoiceRecord>, JobError> {
+        let item = self
+            .store
+            .get(&self.main_table, &invoice_key(&invoice.to_string()))
+            .await?;
+        Ok(item
+            .map(|i| InvoiceRecord::from_item(invoice, &i))
+            .transpose()?)
+    }
+
     /// Invoices `project` for the period `period` (e.g. `2026-12`) with items up to
     /// `cutoff`, issuing on `issue_on` unless the contract wants finance's approval.
     pub async fn run(
@@ -83,19 +191,168 @@ impl Invoicing {
         cutoff: &str,
         issue_on: &str,
     ) -> Result<JobOutcome, JobError> {
+        let period = BillingPeriod {
+            key: period.to_owned(),
+            start: date(period_start)?,
+            cutoff: date(cutoff)?,
+        };
+        self.run_period(project_id, &period, date(issue_on)?).await
+    }
+
+    /// The job of one contract's billing period (see the module doc).
+    pub async fn run_period(
+        &self,
+        project_id: ProjectId,
+        period: &BillingPeriod,
+        issue_on: chrono::NaiveDate,
+    ) -> Result<JobOutcome, JobError> {
         let project = self.project(project_id).await?;
-        let contract = project.contract.contract_id;
-        let invoice = InvoiceId::derive_from_parts(&[&contract.to_string(), period]);
-        let items = unbilled(self.store.as_ref(), &self.main_table, contract, cutoff).await?;
-        claim(self.store.as_ref(), &self.main_table, invoice, &items).await?;
-        let claimed = claimed_by(self.store.as_ref(), &self.main_table, invoice).await?;
-        if claimed.is_empty() {
-            return Ok(JobOutcome {
-                invoice_id: invoice,
-                number: None,
-                draft: None,
-            });
+        let invoice = invoice_id_for(project.contract.contract_id, &period.key);
+        if let Some(done) = self.final_outcome(invoice).await? {
+            return Ok(done);
         }
+        let items = unbilled(
+            self.store.as_ref(),
+            &self.main_table,
+            project.contract.contract_id,
+            &period.cutoff.to_string(),
+        )
+        .await?;
+        let claimed = claim(self.store.as_ref(), &self.main_table, invoice, &items).await?;
+        if claimed.invoice_closed {
+            if let Some(done) = self.final_outcome(invoice).await? {
+                return Ok(done);
+            }
+        }
+        for _ in 0..DRAFT_ATTEMPTS_MAX {
+            let Some(draft) = self.store_draft(&project, invoice, period).await? else {
+                return Ok(JobOutcome {
+                    invoice_id: invoice,
+                    number: None,
+                    draft: None,
+                });
+            };
+            if project.contract.billing.finance_approval {
+                return Ok(JobOutcome {
+                    invoice_id: invoice,
+                    number: None,
+                    draft: Some(draft),
+                });
+            }
+            match self
+                .issue(&project, invoice, &draft, &issue_on.to_string())
+                .await
+            {
+                Ok(number) => {
+                    return Ok(JobOutcome {
+                        invoice_id: invoice,
+                        number: Some(number),
+                        draft: Some(draft),
+                    })
+                }
+                Err(JobError::Numbering(NumberingError::StaleDraft(_))) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(NumberingError::StaleDraft(invoice.to_string()).into())
+    }
+
+    /// An invoice that is no longer a draft: the job's answer without touching it.
+    async fn final_outcome(&self, invoice: InvoiceId) -> Result<Option<JobOutcome>, JobError> {
+        Ok(self
+            .record(invoice)
+            .await?
+            .filter(|r| r.status != "draft")
+            .map(|r| JobOutcome {
+                invoice_id: invoice,
+                number: r.number,
+                draft: r.draft,
+            }))
+    }
+
+    /// Builds the draft from every item claimed by `invoice` and stores it, on the
+    /// condition that no item was claimed meanwhile. `None`: nothing to invoice.
+    async fn store_draft(
+        &self,
+        project: &ProjectSkeleton,
+        invoice: InvoiceId,
+        period: &BillingPeriod,
+    ) -> Result<Option<InvoiceDraft>, JobError> {
+        let claims = self.record(invoice).await?.map(|r| r.claims).unwrap_or(0);
+        if claims == 0 {
+            return Ok(None);
+        }
+        let items = self.claimed_items(invoice, claims).await?;
+        let draft = self.assemble_for(project, &items, period)?;
+        let mut updates = vec![
+            Update::Set("draft".into(), s(json(&draft)?)),
+            Update::Set("draft_claims".into(), AttributeValue::N(claims.to_string())),
+            Update::Set("project_id".into(), s(project.project_id.to_string())),
+            Update::Set(
+                "contract_id".into(),
+                s(project.contract.contract_id.to_string()),
+            ),
+            Update::Set("period".into(), s(&period.key)),
+            Update::Set("period_start".into(), s(period.start.to_string())),
+            Update::Set("cutoff".into(), s(period.cutoff.to_string())),
+            Update::Set("GSI1PK".into(), s("INVOICES")),
+            Update::Set("GSI1SK".into(), s(format!("{}#{invoice}", period.cutoff))),
+        ];
+        if let Some(name) = project.customer.as_ref().map(|c| c.name.clone()) {
+            updates.push(Update::Set("customer_name".into(), s(name)));
+        }
+        let condition = Condition::And(vec![
+            Condition::equals("status", s("draft")),
+            Condition::equals("claims", AttributeValue::N(claims.to_string())),
+        ]);
+        match self
+            .store
+            .update(
+                &self.main_table,
+                &invoice_key(&invoice.to_string()),
+                updates,
+                Some(condition),
+            )
+            .await
+        {
+            Ok(_) => Ok(Some(draft)),
+            Err(StoreError::ConditionFailed) => Err(JobError::Numbering(
+                NumberingError::StaleDraft(invoice.to_string()),
+            )),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// The items claimed by `invoice`, once the index shows all `claims` of them.
+    async fn claimed_items(
+        &self,
+        invoice: InvoiceId,
+        claims: u64,
+    ) -> Result<Vec<BillableItem>, JobError> {
+        let mut seen = 0;
+        for attempt in 0..INDEX_VISIBILITY_ATTEMPTS_MAX {
+            let items = claimed_by(self.store.as_ref(), &self.main_table, invoice).await?;
+            if items.len() as u64 == claims {
+                return Ok(items);
+            }
+            seen = items.len();
+            if attempt + 1 < INDEX_VISIBILITY_ATTEMPTS_MAX {
+                tokio::time::sleep(Duration::from_millis(INDEX_VISIBILITY_WAIT_MS)).await;
+            }
+        }
+        Err(JobError::IndexLagging {
+            invoice,
+            seen,
+            claimed: claims,
+        })
+    }
+
+    fn assemble_for(
+        &self,
+        project: &ProjectSkeleton,
+        items: &[BillableItem],
+        period: &BillingPeriod,
+    ) -> Result<InvoiceDraft, JobError> {
         let jurisdiction = project
             .customer
             .as_ref()
@@ -105,44 +362,121 @@ impl Invoicing {
             .tax
             .for_jurisdiction(&jurisdiction)
             .ok_or(JobError::NoTaxJurisdiction)?;
-        let parse = |d: &str| handoff_domain::deal::parse_date(d).map_err(StoreError::Invalid);
-        let draft = assemble(
-            &claimed,
+        Ok(assemble(
+            items,
             project.contract.currency,
             tax,
-            parse(period_start)?,
-            parse(cutoff)?,
-        )?;
-        let key = invoice_key(&invoice.to_string());
-        let mut record = key.to_item();
-        record.insert("status".into(), s("draft"));
-        record.insert("project_id".into(), s(project_id.to_string()));
-        record.insert("period".into(), s(period));
-        record.insert(
-            "draft".into(),
-            s(serde_json::to_string(&draft).map_err(|e| StoreError::Invalid(e.to_string()))?),
-        );
-        // A new draft, or a fuller draft of the same invoice after a resumed claim; an
-        // issued invoice is never rewritten.
-        let still_draft = Condition::Or(vec![
-            Condition::NotExists,
-            Condition::equals("status", s("draft")),
-        ]);
-        match self
-            .store
-            .put(&self.main_table, record, Some(still_draft))
-            .await
-        {
-            Ok(()) | Err(StoreError::ConditionFailed) => {}
-            Err(e) => return Err(e.into()),
+            period.start,
+            period.cutoff,
+        )?)
+    }
+
+    /// What the invoice of `period` would be, claiming nothing; with `what_if`, also
+    /// under the hypothetical rates or cap, and the difference.
+    pub async fn dry_run(
+        &self,
+        project_id: ProjectId,
+        period: &BillingPeriod,
+        what_if: &WhatIf,
+    ) -> Result<DryRunOutcome, JobError> {
+        let project = self.project(project_id).await?;
+        let contract = project.contract.contract_id;
+        let invoice = invoice_id_for(contract, &period.key);
+        let mut items: Vec<BillableItem> = Vec::new();
+        match self.record(invoice).await? {
+            Some(r) if r.status != "draft" => {
+                return Ok(DryRunOutcome {
+                    invoice_id: invoice,
+                    current: r.draft,
+                    simulated: None,
+                    difference: None,
+                })
+            }
+            Some(_) => {
+                items.extend(claimed_by(self.store.as_ref(), &self.main_table, invoice).await?)
+            }
+            None => {}
         }
-        if project.contract.billing.finance_approval {
-            return Ok(JobOutcome {
+        let cutoff = period.cutoff.to_string();
+        items.extend(
+            unbilled(self.store.as_ref(), &self.main_table, contract, &cutoff)
+                .await?
+                .into_iter()
+                .map(|(_, i)| i),
+        );
+        let current = match self.assemble_for(&project, &items, period) {
+            Ok(d) => Some(d),
+            Err(JobError::Invoice(InvoiceError::Empty)) => None,
+            Err(e) => return Err(e),
+        };
+        if what_if.is_empty() {
+            return Ok(DryRunOutcome {
                 invoice_id: invoice,
-                number: None,
-                draft: Some(draft),
+                current,
+                simulated: None,
+                difference: None,
             });
         }
+        let accrued = self.accrued_net(&project).await?;
+        let changed = simulate(&items, what_if, accrued).map_err(InvoiceError::from)?;
+        let simulated = match self.assemble_for(&project, &changed, period) {
+            Ok(d) => Some(d),
+            Err(JobError::Invoice(InvoiceError::Empty)) => None,
+            Err(e) => return Err(e),
+        };
+        let zero = Money::zero(project.contract.currency);
+        let gross = |d: &Option<InvoiceDraft>| d.as_ref().map(|d| d.gross_total).unwrap_or(zero);
+        let difference = gross(&simulated)
+            .checked_sub(&gross(&current))
+            .map_err(InvoiceError::from)?;
+        Ok(DryRunOutcome {
+            invoice_id: invoice,
+            current,
+            simulated,
+            difference: Some(difference),
+        })
+    }
+
+    /// The net the contract accrued towards its cap (its billing state), zero if none.
+    async fn accrued_net(&self, project: &ProjectSkeleton) -> Result<Money, JobError> {
+        let key = Key::new(format!("PROJECT#{}", project.project_id), "BILLING#STATE");
+        let state = self.store.get(&self.main_table, &key).await?;
+        let parsed = match state.as_ref().and_then(|i| i.get("state")) {
+            Some(AttributeValue::S(text)) => {
+                serde_json::from_str::<handoff_domain::billing::ContractState>(text)
+                    .map_err(|e| StoreError::Decode(e.to_string()))?
+                    .billed_net
+            }
+            _ => Money::zero(project.contract.currency),
+        };
+        Ok(parsed)
+    }
+
+    /// Issues the stored draft `invoice` (`POST /invoices/{id}/issue` after finance's
+    /// approval); an issued invoice answers its number again.
+    pub async fn issue_stored(
+        &self,
+        invoice: InvoiceId,
+        issue_on: &str,
+    ) -> Result<JobOutcome, JobError> {
+        let record = self
+            .record(invoice)
+            .await?
+            .ok_or(JobError::UnknownInvoice(invoice))?;
+        if record.status != "draft" {
+            return Ok(JobOutcome {
+                invoice_id: invoice,
+                number: record.number,
+                draft: record.draft,
+            });
+        }
+        let (Some(draft), Some(project)) = (record.draft, record.project_id) else {
+            return Err(JobError::Conflict(
+                invoice,
+                "the invoice has no draft yet; its billing job has not finished".into(),
+            ));
+        };
+        let project = self.project(project).await?;
         let number = self.issue(&project, invoice, &draft, issue_on).await?;
         Ok(JobOutcome {
             invoice_id: invoice,
@@ -151,7 +485,7 @@ impl Invoicing {
         })
     }
 
-    /// Issues a stored draft (also `POST /invoices/{id}/issue` after finance's approval).
+    /// Issues a stored draft with the next number, its journal entry and its outbox event.
     pub async fn issue(
         &self,
         project: &ProjectSkeleton,
@@ -159,7 +493,7 @@ impl Invoicing {
         draft: &InvoiceDraft,
         issue_on: &str,
     ) -> Result<String, JobError> {
-        let issued_on = handoff_domain::deal::parse_date(issue_on).map_err(StoreError::Invalid)?;
+        let issued_on = date(issue_on)?;
         let legal_entity = project
             .customer
             .as_ref()
@@ -170,22 +504,50 @@ impl Invoicing {
             prefix: self.series_prefix.clone(),
             fiscal_year: chrono::Datelike::year(&issued_on),
         };
-        let table = self.main_table.clone();
-        let accounts = self.chart.mapping.clone();
         let due = due_date(issued_on, project.contract.billing.payment_terms_days);
-        let number = issue_with(self.store.as_ref(), &self.main_table, &invoice.to_string(), &series, |number| {
-            let Ok(entry) = issue_entry(draft, number, issued_on, &accounts) else { return Vec::new() };
-            let mut journal = Key::new(format!("JOURNAL#{}", project.project_id), format!("{issued_on}#invoice#{number}")).to_item();
-            journal.insert("entry".into(), s(serde_json::to_string(&entry).unwrap_or_default()));
-            let mut outbox = Key::new(format!("INVOICE#{invoice}"), "OUTBOX#InvoiceIssued").to_item();
-            let event = serde_json::json!({"type": "InvoiceIssued", "invoice_id": invoice, "number": number, "due_date": due, "gross_total": draft.gross_total});
-            outbox.insert("event".into(), s(event.to_string()));
+        let writes = |number: &str| -> Result<IssueWrites, JobError> {
+            let entry = issue_entry(draft, number, issued_on, &self.chart.mapping)
+                .map_err(|e| StoreError::Invalid(e.to_string()))?;
+            let day = issued_on.to_string();
+            let journal = journal_item(
+                &project.project_id.to_string(),
+                &format!("{day}#invoice#{number}"),
+                &day,
+                json(&entry)?,
+            );
+            let document = InvoiceDocument::issued(invoice, project, draft, number, issued_on, due);
+            let mut outbox =
+                Key::new(format!("INVOICE#{invoice}"), "OUTBOX#InvoiceIssued").to_item();
+            outbox.insert("event".into(), s(json(&document.event())?));
             outbox.insert("status".into(), s("pending"));
-            vec![
-                WriteOp::Put { table: table.clone(), item: journal, condition: Some(Condition::NotExists) },
-                WriteOp::Put { table: table.clone(), item: outbox, condition: Some(Condition::NotExists) },
-            ]
-        })
+            Ok(IssueWrites {
+                invoice_updates: vec![
+                    Update::Set("issued_on".into(), s(day)),
+                    Update::Set("due_date".into(), s(due.to_string())),
+                ],
+                writes: vec![
+                    WriteOp::Put {
+                        table: self.main_table.clone(),
+                        item: journal,
+                        condition: Some(Condition::NotExists),
+                    },
+                    WriteOp::Put {
+                        table: self.main_table.clone(),
+                        item: outbox,
+                        condition: Some(Condition::NotExists),
+                    },
+                ],
+            })
+        };
+        // Fail before the transaction rather than issue without a journal entry.
+        writes("CHECK")?;
+        let number = issue_with(
+            self.store.as_ref(),
+            &self.main_table,
+            &invoice.to_string(),
+            &series,
+            |number| writes(number).unwrap_or_default(),
+        )
         .await?;
         Ok(number)
     }

@@ -21,6 +21,8 @@ pub enum NumberingError {
     UnknownInvoice(String),
     #[error("invoice {0} is neither a draft nor issued")]
     NotIssuable(String),
+    #[error("invoice {0}: items were claimed after its draft was built; build it again")]
+    StaleDraft(String),
     #[error("the numbering counter stayed contended after {ISSUE_ATTEMPTS_MAX} attempts")]
     Contended,
     #[error("storage: {0}")]
@@ -30,7 +32,7 @@ pub enum NumberingError {
 impl Failure for NumberingError {
     fn is_retryable(&self) -> bool {
         match self {
-            NumberingError::Contended => true,
+            NumberingError::Contended | NumberingError::StaleDraft(_) => true,
             NumberingError::Store(e) => e.is_retryable(),
             _ => false,
         }
@@ -40,6 +42,7 @@ impl Failure for NumberingError {
             NumberingError::UnknownInvoice(_) => "unknown_invoice",
             NumberingError::NotIssuable(_) => "invoice_not_issuable",
             NumberingError::Contended => "numbering_contended",
+            NumberingError::StaleDraft(_) => "invoice_draft_stale",
             NumberingError::Store(e) => e.code(),
         }
     }
@@ -92,17 +95,29 @@ pub async fn issue(
     invoice_id: &str,
     series: &Series,
 ) -> Result<String, NumberingError> {
-    issue_with(store, table, invoice_id, series, |_| Vec::new()).await
+    issue_with(store, table, invoice_id, series, |_| IssueWrites::default()).await
+}
+
+/// What an issue writes besides the number: more fields of the invoice record, and other
+/// records (journal entry, outbox event), all in the numbering transaction.
+#[derive(Debug, Default)]
+pub struct IssueWrites {
+    pub invoice_updates: Vec<Update>,
+    pub writes: Vec<WriteOp>,
 }
 
 /// As [`issue`], writing `with(number)` (the issue's journal entry, its outbox event) in
 /// the same transaction, so they exist exactly when the invoice is issued.
+///
+/// Where the invoice counts its claimed items (`claims`, see `claims::claim`), the draft
+/// must have been built from all of them (`draft_claims`), and the transaction holds only
+/// while no further item was claimed: a stale draft is never issued.
 pub async fn issue_with(
     store: &dyn Store,
     table: &str,
     invoice_id: &str,
     series: &Series,
-    with: impl Fn(&str) -> Vec<WriteOp>,
+    with: impl Fn(&str) -> IssueWrites,
 ) -> Result<String, NumberingError> {
     let invoice = invoice_key(invoice_id);
     for _ in 0..ISSUE_ATTEMPTS_MAX {
@@ -118,6 +133,17 @@ pub async fn issue_with(
             Some("draft") => {}
             _ => return Err(NumberingError::NotIssuable(invoice_id.to_owned())),
         }
+        let claims = current.get("claims").cloned();
+        if claims.is_some() && claims != current.get("draft_claims").cloned() {
+            return Err(NumberingError::StaleDraft(invoice_id.to_owned()));
+        }
+        let mut invoice_condition = vec![Condition::equals(
+            "status",
+            AttributeValue::S("draft".into()),
+        )];
+        if let Some(claims) = claims {
+            invoice_condition.push(Condition::equals("claims", claims));
+        }
         let counter = store.get(table, &series.counter_key()).await?;
         let last: u64 = match counter.as_ref().and_then(|c| c.get("last")) {
             Some(AttributeValue::N(n)) => n
@@ -132,6 +158,12 @@ pub async fn issue_with(
         } else {
             Condition::NotExists
         };
+        let extra = with(&number);
+        let mut invoice_updates = vec![
+            Update::Set("status".into(), AttributeValue::S("issued".into())),
+            Update::Set("number".into(), AttributeValue::S(number.clone())),
+        ];
+        invoice_updates.extend(extra.invoice_updates);
         let mut ops = vec![
             WriteOp::Update {
                 table: table.to_owned(),
@@ -142,17 +174,11 @@ pub async fn issue_with(
             WriteOp::Update {
                 table: table.to_owned(),
                 key: invoice.clone(),
-                updates: vec![
-                    Update::Set("status".into(), AttributeValue::S("issued".into())),
-                    Update::Set("number".into(), AttributeValue::S(number.clone())),
-                ],
-                condition: Some(Condition::equals(
-                    "status",
-                    AttributeValue::S("draft".into()),
-                )),
+                updates: invoice_updates,
+                condition: Some(Condition::And(invoice_condition)),
             },
         ];
-        ops.extend(with(&number));
+        ops.extend(extra.writes);
         match store.transact_write(ops).await {
             Ok(()) => return Ok(number),
             // Someone took this number, or issued this invoice: read again and retry.

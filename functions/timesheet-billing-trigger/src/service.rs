@@ -277,16 +277,12 @@ impl Billing {
             });
         }
         for (i, entry) in rated.journal.iter().enumerate() {
-            let mut item = Key::new(
-                format!("JOURNAL#{}", envelope.project_id),
-                format!("{}#{source}#{i}", entry.date),
-            )
-            .to_item();
-            item.insert(
-                "entry".into(),
-                AttributeValue::S(
-                    serde_json::to_string(entry).map_err(|e| StoreError::Invalid(e.to_string()))?,
-                ),
+            let date = entry.date.to_string();
+            let item = handoff_ports::journal::journal_item(
+                &envelope.project_id.to_string(),
+                &format!("{date}#{source}#{i}"),
+                &date,
+                serde_json::to_string(entry).map_err(|e| StoreError::Invalid(e.to_string()))?,
             );
             writes.push(WriteOp::Put {
                 table: table(),

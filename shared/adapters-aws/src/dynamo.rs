@@ -1,12 +1,13 @@
 //! The DynamoDB store.
 
+use crate::counting::{RequestCounter, RequestCounts, DYNAMODB};
 use crate::errors::{describe, store_error};
 use crate::expression::Expressions;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{
-    AttributeValue as SdkValue, CancellationReason as SdkReason, ConditionCheck, Delete,
-    DeleteRequest, Put, PutRequest, ReturnValue, TransactWriteItem, Update as SdkUpdate,
-    WriteRequest,
+    AttributeValue as SdkValue, CancellationReason as SdkReason, ConditionCheck, ConsumedCapacity,
+    Delete, DeleteRequest, Put, PutRequest, ReturnConsumedCapacity, ReturnValue, TransactWriteItem,
+    Update as SdkUpdate, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use handoff_ports::store::{validate_batch_chunk, validate_transaction};
@@ -30,19 +31,56 @@ type SdkItem = HashMap<String, SdkValue>;
 #[derive(Debug, Clone)]
 pub struct DynamoStore {
     client: Client,
+    counter: RequestCounter,
 }
 
 impl DynamoStore {
+    /// A store counting its requests in a counter of its own (see [`DynamoStore::requests`]).
     pub fn new(client: Client) -> Self {
-        DynamoStore { client }
+        DynamoStore::with_counter(client, RequestCounter::new())
+    }
+
+    /// A store counting every request it sends (each attempt, page and retry) in
+    /// `counter`, which other adapters may share.
+    pub fn with_counter(client: Client, counter: RequestCounter) -> Self {
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(counter.interceptor(DYNAMODB))
+            .build();
+        DynamoStore {
+            client: Client::from_conf(config),
+            counter,
+        }
     }
 
     pub fn from_config(config: &aws_config::SdkConfig) -> Self {
         DynamoStore::new(Client::new(config))
     }
 
+    /// The client, counting its requests too (table creation in tests and benches).
     pub fn client(&self) -> &Client {
         &self.client
+    }
+
+    /// The requests sent so far, by operation (service [`DYNAMODB`]; all services when
+    /// the counter is shared).
+    pub fn requests(&self) -> RequestCounts {
+        self.counter.snapshot()
+    }
+
+    pub fn counter(&self) -> &RequestCounter {
+        &self.counter
+    }
+
+    /// Records the capacity DynamoDB reports for a request (every request asks for it).
+    fn consumed<'a>(
+        &self,
+        operation: &str,
+        capacity: impl IntoIterator<Item = &'a ConsumedCapacity>,
+    ) {
+        let units = capacity.into_iter().filter_map(|c| c.capacity_units).sum();
+        self.counter.record_capacity(DYNAMODB, operation, units);
     }
 }
 
@@ -185,13 +223,17 @@ impl DynamoStore {
             if attempt > 0 {
                 tokio::time::sleep(backoff(attempt)).await;
             }
+            self.counter
+                .record_items(DYNAMODB, "BatchWriteItem", requests.len());
             let output = self
                 .client
                 .batch_write_item()
                 .request_items(table, requests)
+                .return_consumed_capacity(ReturnConsumedCapacity::Total)
                 .send()
                 .await
                 .map_err(|err| store_error("batch write", err))?;
+            self.consumed("BatchWriteItem", output.consumed_capacity());
             requests = output
                 .unprocessed_items
                 .and_then(|mut unprocessed| unprocessed.remove(table))
@@ -216,9 +258,11 @@ impl Store for DynamoStore {
             .table_name(table)
             .set_key(Some(key_item(key)))
             .consistent_read(true)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| store_error("get item", err))?;
+        self.consumed("GetItem", output.consumed_capacity());
         Ok(output.item.map(port_item))
     }
 
@@ -231,16 +275,19 @@ impl Store for DynamoStore {
         Key::of(&item)?;
         let mut e = Expressions::default();
         let condition = condition.map(|c| e.condition(&c));
-        self.client
+        let output = self
+            .client
             .put_item()
             .table_name(table)
             .set_item(Some(sdk_item(item)))
             .set_condition_expression(condition)
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| store_error("put item", err))?;
+        self.consumed("PutItem", output.consumed_capacity());
         Ok(())
     }
 
@@ -264,9 +311,11 @@ impl Store for DynamoStore {
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
             .return_values(ReturnValue::AllNew)
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| store_error("update item", err))?;
+        self.consumed("UpdateItem", output.consumed_capacity());
         Ok(port_item(output.attributes.unwrap_or_default()))
     }
 
@@ -278,16 +327,19 @@ impl Store for DynamoStore {
     ) -> Result<(), StoreError> {
         let mut e = Expressions::default();
         let condition = condition.map(|c| e.condition(&c));
-        self.client
+        let output = self
+            .client
             .delete_item()
             .table_name(table)
             .set_key(Some(key_item(key)))
             .set_condition_expression(condition)
             .set_expression_attribute_names(e.names())
             .set_expression_attribute_values(e.values())
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| store_error("delete item", err))?;
+        self.consumed("DeleteItem", output.consumed_capacity());
         Ok(())
     }
 
@@ -297,14 +349,20 @@ impl Store for DynamoStore {
             .into_iter()
             .map(transact_item)
             .collect::<Result<Vec<_>, _>>()?;
+        self.counter
+            .record_items(DYNAMODB, "TransactWriteItems", items.len());
         let result = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await;
         match result {
-            Ok(_) => Ok(()),
+            Ok(output) => {
+                self.consumed("TransactWriteItems", output.consumed_capacity());
+                Ok(())
+            }
             Err(err) => {
                 if let Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() {
                     let reasons = cancelled.cancellation_reasons().iter().map(reason).collect();
@@ -349,9 +407,11 @@ impl Store for DynamoStore {
             // Secondary indexes are eventually consistent and refuse consistent reads.
             .consistent_read(query.index.is_none())
             .set_exclusive_start_key(query.start_after.clone().map(|c| sdk_item(c.0)))
+            .return_consumed_capacity(ReturnConsumedCapacity::Total)
             .send()
             .await
             .map_err(|err| store_error("query", err))?;
+        self.consumed("Query", output.consumed_capacity());
         Ok(Page {
             items: output
                 .items

@@ -6,6 +6,7 @@
 //! `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` (or `AWS_ENDPOINT_URL`) point them
 //! at DynamoDB Local, moto or LocalStack without code changes.
 
+pub mod counting;
 pub mod crm;
 mod dynamo;
 mod errors;
@@ -14,6 +15,7 @@ pub mod secrets;
 mod sqs;
 pub mod tables;
 
+pub use counting::{RequestCounter, RequestCounts};
 pub use crm::{HubSpotClient, PipedriveClient, RetryPolicy};
 pub use dynamo::DynamoStore;
 pub use sqs::SqsQueue;

@@ -1,5 +1,6 @@
 //! The SQS queue.
 
+use crate::counting::{RequestCounter, RequestCounts, SQS};
 use crate::errors::queue_error;
 use async_trait::async_trait;
 use aws_sdk_sqs::types::{
@@ -16,19 +17,43 @@ pub struct SqsQueue {
     url: String,
     name: String,
     fifo: bool,
+    counter: RequestCounter,
 }
 
 impl SqsQueue {
     /// A queue by URL; its name (and so FIFO-ness) is the URL's last path segment.
+    /// Counts its requests in a counter of its own (see [`SqsQueue::requests`]).
     pub fn new(client: Client, url: impl Into<String>) -> Self {
+        SqsQueue::with_counter(client, url, RequestCounter::new())
+    }
+
+    /// As [`SqsQueue::new`], counting every request it sends (each attempt and retry) in
+    /// `counter`, which other adapters may share.
+    pub fn with_counter(client: Client, url: impl Into<String>, counter: RequestCounter) -> Self {
         let url = url.into();
         let name = url.rsplit('/').next().unwrap_or_default().to_owned();
+        let config = client
+            .config()
+            .to_builder()
+            .interceptor(counter.interceptor(SQS))
+            .build();
         SqsQueue {
-            client,
+            client: Client::from_conf(config),
             fifo: name.ends_with(".fifo"),
             url,
             name,
+            counter,
         }
+    }
+
+    /// The requests sent so far, by operation (service [`SQS`]; all services when the
+    /// counter is shared).
+    pub fn requests(&self) -> RequestCounts {
+        self.counter.snapshot()
+    }
+
+    pub fn counter(&self) -> &RequestCounter {
+        &self.counter
     }
 
     pub fn url(&self) -> &str {

@@ -39,7 +39,7 @@ pub async fn create_table(
         .attribute_definitions(string_attribute(PARTITION_KEY)?)
         .attribute_definitions(string_attribute(SORT_KEY)?);
     if with_indexes {
-        for index in [Index::Gsi1, Index::Gsi2] {
+        for index in Index::ALL {
             request = request
                 .attribute_definitions(string_attribute(index.partition_attribute())?)
                 .attribute_definitions(string_attribute(index.sort_attribute())?)

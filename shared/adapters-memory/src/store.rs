@@ -63,7 +63,7 @@ fn table_mut<'a>(
 
 fn check_item(item: &Item) -> Result<(), StoreError> {
     Key::of(item)?;
-    for index in [Index::Gsi1, Index::Gsi2] {
+    for index in Index::ALL {
         for attribute in [index.partition_attribute(), index.sort_attribute()] {
             match item.get(attribute) {
                 None => {}

@@ -220,6 +220,20 @@ canonical_id!(
     "change-request"
 );
 
+canonical_id!(
+    /// A billing run: derived from what was asked (trigger, day, dry run, filter,
+    /// what-if), so a repeated request or a redelivered schedule event resumes it.
+    BillingRunId,
+    "billing-run"
+);
+
+canonical_id!(
+    /// A credit note: derived from the invoice and the lines it credits, so a repeated
+    /// request answers the same credit note.
+    CreditNoteId,
+    "credit-note"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,8 +8,16 @@
 //! - Tax: the customer's jurisdiction gives one category for the invoice's lines
 //!   (`tax_rates.json`); tax = Σ line nets of the category × rate, rounded once (EN 16931);
 //!   exempt and reverse-charge categories carry their reason.
+//! - Annex: every line lists the items it covers ([`AnnexEntry`]: date, person, quantity
+//!   and unit, raw hours, amount, note, source reference, item id), in the order the items
+//!   were claimed, so a line's annex amounts add up to its net exactly.
+//! - Discount: DESIGN §4.2 takes a line's discount before rounding; billable items carry
+//!   no discount today (rate cards and contract overrides give the rate itself), so
+//!   [`InvoiceLine::discount`] is always `None`. It exists so a discount, once rated,
+//!   shows as its own amount beside the net instead of hiding in the rate.
 
 use crate::billing::{BillableItem, Treatment};
+use crate::catalog::RoleCode;
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError};
 use crate::problems::{Problem, ProblemList, Problems};
@@ -75,6 +83,55 @@ pub struct InvoiceLine {
     pub net: Money,
     pub tax_category: String,
     pub item_ids: Vec<String>,
+    /// The time entries and expenses (and fees) the line covers, one per item.
+    #[serde(default)]
+    pub annex: Vec<AnnexEntry>,
+    /// The discount taken from the line before its net, as a positive amount; `None`
+    /// when there is none (always, today: items carry no discount, see the module doc).
+    #[serde(default)]
+    pub discount: Option<Money>,
+}
+
+/// One item behind an invoice line, as the invoice annex shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnexEntry {
+    pub item_id: String,
+    pub treatment: Treatment,
+    /// The work date (time), the date incurred (expense), accepted (milestone) or the
+    /// period start (retainer block).
+    pub work_date: NaiveDate,
+    /// Who did the work (time entries only).
+    pub person: Option<String>,
+    pub role: Option<RoleCode>,
+    /// Billed quantity in `unit` (`h` for time: hours after the contract's increment).
+    #[serde(with = "rust_decimal::serde::str")]
+    pub quantity: Decimal,
+    pub unit: String,
+    /// Hours as entered, before the contract's rounding increment (time only).
+    #[serde(default, with = "rust_decimal::serde::str_option")]
+    pub raw_hours: Option<Decimal>,
+    pub amount: Money,
+    pub note: Option<String>,
+    /// The source record and version: `jira:worklog-88@v2`.
+    pub source: String,
+}
+
+impl AnnexEntry {
+    pub fn of(item: &BillableItem) -> AnnexEntry {
+        AnnexEntry {
+            item_id: item.id.to_string(),
+            treatment: item.treatment,
+            work_date: item.work_date,
+            person: item.resource.clone(),
+            role: item.role.clone(),
+            quantity: item.quantity.normalize(),
+            unit: item.unit.clone(),
+            raw_hours: item.raw_quantity.map(|q| q.normalize()),
+            amount: item.amount,
+            note: item.note.clone(),
+            source: item.trigger.reference(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -168,6 +225,8 @@ pub fn assemble(
             net,
             tax_category: tax.category.clone(),
             item_ids: group.iter().map(|i| i.id.to_string()).collect(),
+            annex: group.iter().map(|i| AnnexEntry::of(i)).collect(),
+            discount: None,
         });
     }
     let net_total = Money::sum(currency, lines.iter().map(|l| &l.net))?;

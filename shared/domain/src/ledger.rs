@@ -3,8 +3,13 @@
 //! A [`JournalEntry`] is balanced by construction: it is built from (debit account,
 //! credit account, amount) pairs, so Σ debits = Σ credits holds for every entry that can
 //! exist, and every entry names the trigger it came from.
+//!
+//! Exports (DESIGN §4.6): JSON is serde of the entries; [`to_csv`] writes one row per
+//! posting line; [`to_hledger`] an hledger journal. Entries carry no id of their own, so
+//! the CSV's `entry` column is the entry's position in the slice exported (stable for a
+//! given export, e.g. after [`filter_period`]), and every row of one entry shares it.
 
-use crate::money::Money;
+use crate::money::{Money, MoneyError};
 use crate::problems::{Problem, ProblemList, Problems};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -131,6 +136,8 @@ pub enum JournalError {
     MixedCurrencies,
     #[error("an entry needs at least one posting")]
     Empty,
+    #[error("{0}")]
+    Money(#[from] MoneyError),
 }
 
 impl JournalEntry {
@@ -265,6 +272,78 @@ pub fn to_hledger(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
     out
 }
 
+/// The entries dated within `from..=to` (either bound open when `None`), in their order:
+/// `GET /ledger/journal?from=&to=`.
+pub fn filter_period(
+    entries: &[JournalEntry],
+    from: Option<NaiveDate>,
+    to: Option<NaiveDate>,
+) -> Vec<JournalEntry> {
+    entries
+        .iter()
+        .filter(|e| from.is_none_or(|f| e.date >= f) && to.is_none_or(|t| e.date <= t))
+        .cloned()
+        .collect()
+}
+
+/// The CSV header of [`to_csv`].
+pub const CSV_HEADER: [&str; 11] = [
+    "date",
+    "entry",
+    "description",
+    "trigger_kind",
+    "trigger_reference",
+    "account",
+    "account_name",
+    "debit",
+    "credit",
+    "currency",
+    "item_ids",
+];
+
+/// The journal as CSV (RFC 4180 quoting): a header, then one row per posting line. Amounts
+/// are plain decimals with exactly the currency's minor units, in the debit or the credit
+/// column (the other one empty); `item_ids` are joined by `;`.
+pub fn to_csv(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
+    let mut writer = csv::Writer::from_writer(Vec::new());
+    // Writing to memory fails only on a record of the wrong length, which cannot happen:
+    // every record below has the header's 11 fields.
+    let _ = writer.write_record(CSV_HEADER);
+    for (index, e) in entries.iter().enumerate() {
+        let items = e.item_ids.join(";");
+        for line in &e.lines {
+            let mut amount = line.amount.amount();
+            if line.amount.is_rounded() {
+                amount.rescale(line.amount.currency().minor_units());
+            }
+            let amount = amount.to_string();
+            let (debit, credit) = match line.side {
+                Side::Debit => (amount.as_str(), ""),
+                Side::Credit => ("", amount.as_str()),
+            };
+            let date = e.date.to_string();
+            let index = index.to_string();
+            let currency = line.amount.currency().to_string();
+            let _ = writer.write_record([
+                date.as_str(),
+                index.as_str(),
+                e.description.as_str(),
+                e.trigger.kind.as_str(),
+                e.trigger.reference.as_str(),
+                line.account.as_str(),
+                chart.account(&line.account).map_or("", |a| a.name.as_str()),
+                debit,
+                credit,
+                currency.as_str(),
+                items.as_str(),
+            ]);
+        }
+    }
+    let bytes = writer.into_inner().unwrap_or_default();
+    // Every field written is a `&str`, so the bytes are UTF-8.
+    String::from_utf8(bytes).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -330,6 +409,141 @@ mod tests {
             JournalEntry::new(date, "x", trigger(), vec![], &[]),
             Err(JournalError::Empty)
         );
+    }
+
+    fn entry(date: &str, description: &str, postings: &[(&str, &str, i64)]) -> JournalEntry {
+        let postings: Vec<(&str, &str, Money)> =
+            postings.iter().map(|(d, c, a)| (*d, *c, usd(*a))).collect();
+        JournalEntry::new(
+            date.parse().unwrap(),
+            description,
+            trigger(),
+            vec!["item-1".into(), "item-2".into()],
+            &postings,
+        )
+        .unwrap()
+    }
+
+    fn chart() -> ChartOfAccounts {
+        ChartOfAccounts::from_json(include_str!("../../../infra/seed/chart_of_accounts.json"))
+            .unwrap()
+    }
+
+    #[test]
+    fn csv_quotes_descriptions_and_reads_back() {
+        let tricky = "Credit note CN-2027-000001: \"rework\", per call\nwith Hank";
+        let entries = [
+            entry(
+                "2026-12-02",
+                "T&M time delivered",
+                &[("1200", "4000", 97875)],
+            ),
+            entry(
+                "2027-01-15",
+                tricky,
+                &[("1200", "1100", 97875), ("2200", "1100", 7096)],
+            ),
+        ];
+        let csv = to_csv(&entries, &chart());
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap(),
+            &csv::StringRecord::from(CSV_HEADER.to_vec())
+        );
+        let rows: Vec<csv::StringRecord> = reader.records().map(|r| r.unwrap()).collect();
+        assert_eq!(rows.len(), 6, "one row per posting line");
+        let row: Vec<&str> = rows[2].iter().collect();
+        assert_eq!(
+            row,
+            vec![
+                "2027-01-15",
+                "1",
+                tricky,
+                "timesheet",
+                "jira:worklog-1@v1",
+                "1200",
+                "Unbilled receivables (contract asset)",
+                "978.75",
+                "",
+                "USD",
+                "item-1;item-2"
+            ]
+        );
+        assert_eq!(&rows[5][8], "70.96");
+        assert_eq!(&rows[5][7], "");
+    }
+
+    #[test]
+    fn csv_debit_column_equals_credit_column() {
+        let entries = [
+            entry(
+                "2026-12-02",
+                "a",
+                &[("1200", "4000", 13500), ("1200", "4100", 46255)],
+            ),
+            entry(
+                "2026-12-31",
+                "b",
+                &[("1100", "1200", 181255), ("1100", "2200", 13141)],
+            ),
+            entry("2027-01-15", "c", &[("4900", "1200", 1)]),
+        ];
+        let csv = to_csv(&entries, &chart());
+        let mut reader = csv::Reader::from_reader(csv.as_bytes());
+        let (mut debit, mut credit) = (rust_decimal::Decimal::ZERO, rust_decimal::Decimal::ZERO);
+        for row in reader.records() {
+            let row = row.unwrap();
+            let parse = |s: &str| {
+                if s.is_empty() {
+                    rust_decimal::Decimal::ZERO
+                } else {
+                    s.parse::<rust_decimal::Decimal>().unwrap()
+                }
+            };
+            debit += parse(&row[7]);
+            credit += parse(&row[8]);
+        }
+        assert_eq!(debit.to_string(), "2541.52");
+        assert_eq!(debit, credit);
+    }
+
+    #[test]
+    fn period_filter_is_inclusive_and_open_ended() {
+        let entries = [
+            entry("2026-11-30", "a", &[("1200", "4000", 100)]),
+            entry("2026-12-01", "b", &[("1200", "4000", 100)]),
+            entry("2026-12-31", "c", &[("1200", "4000", 100)]),
+            entry("2027-01-01", "d", &[("1200", "4000", 100)]),
+        ];
+        let names = |from: Option<&str>, to: Option<&str>| -> String {
+            filter_period(
+                &entries,
+                from.map(|d| d.parse().unwrap()),
+                to.map(|d| d.parse().unwrap()),
+            )
+            .iter()
+            .map(|e| e.description.as_str())
+            .collect()
+        };
+        assert_eq!(names(Some("2026-12-01"), Some("2026-12-31")), "bc");
+        assert_eq!(names(None, Some("2026-12-01")), "ab");
+        assert_eq!(names(Some("2026-12-31"), None), "cd");
+        assert_eq!(names(None, None), "abcd");
+        assert_eq!(names(Some("2027-01-02"), None), "");
+    }
+
+    #[test]
+    fn json_export_round_trips_balanced() {
+        let entries = vec![entry(
+            "2027-01-15",
+            "x, \"y\"",
+            &[("1200", "1100", 97875), ("2200", "1100", 7096)],
+        )];
+        let json = serde_json::to_string(&entries).unwrap();
+        let back: Vec<JournalEntry> = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, entries);
+        assert!(back[0].is_balanced());
+        assert_eq!(back[0].total(Side::Credit).to_string(), "1049.71 USD");
     }
 
     proptest! {

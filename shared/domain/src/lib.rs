@@ -6,8 +6,10 @@
 
 pub mod amendment;
 pub mod billing;
+pub mod billing_calendar;
 pub mod capacity;
 pub mod catalog;
+pub mod credit;
 pub mod currency;
 pub mod deal;
 pub mod hours;
@@ -26,8 +28,8 @@ pub mod ubl;
 pub use currency::{Currency, CurrencyError};
 pub use hours::{HourIncrement, Hours, HoursError};
 pub use id::{
-    BillableItemId, ChangeRequestId, ContractId, CustomerId, ExternalId, IdError, InvoiceId,
-    MilestoneId, ProjectId, SourceSystem,
+    BillableItemId, BillingRunId, ChangeRequestId, ContractId, CreditNoteId, CustomerId,
+    ExternalId, IdError, InvoiceId, MilestoneId, ProjectId, SourceSystem,
 };
 pub use money::{Money, MoneyError};
 pub use problems::{Problem, ProblemList, Problems};

@@ -289,3 +289,130 @@ fn ubl_export_is_well_formed_and_its_totals_add_up() {
         "names are escaped"
     );
 }
+
+#[test]
+fn each_line_carries_the_annex_of_its_entries() {
+    use handoff_domain::billing::BillableItem;
+    use handoff_domain::invoice::{AnnexEntry, InvoiceDraft};
+    let (w, mut book) = opened("globex-data", |_| {});
+    let ctx = RatingContext {
+        rates: &w.rates,
+        accounts: &w.chart.mapping,
+    };
+    let usd = Currency::parse("USD").unwrap();
+    let noted = |id: &str, resource: &str, hours: &str, note: Option<&str>| {
+        Signal::Time(TimeEntry {
+            source: source(id),
+            resource: resource.into(),
+            role: RoleCode::new("engineer").unwrap(),
+            work_date: "2026-12-02".parse().unwrap(),
+            hours: Hours::new(hours.parse().unwrap()).unwrap(),
+            billable: true,
+            note: note.map(str::to_owned),
+        })
+    };
+    let expense = Signal::Expense(ExpenseEntry {
+        source: source("e-1"),
+        incurred_on: "2026-12-03".parse().unwrap(),
+        amount: Money::new("420.50".parse().unwrap(), usd),
+        billable: true,
+        category: "travel".into(),
+        note: Some("Flight SFO-ORD, workshop".into()),
+    });
+    let mut items = Vec::new();
+    for signal in [
+        noted(
+            "w-1",
+            "kenji-sato",
+            "7.1",
+            Some("ERP extract, \"orders\" table"),
+        ),
+        noted("w-2", "ana-lima", "2", None),
+        expense,
+    ] {
+        items.extend(book.apply(&signal, &ctx).unwrap().unwrap().items);
+    }
+    let tax = TaxTable::from_json(&seed("tax_rates.json")).unwrap();
+    let draft = assemble(
+        &items,
+        usd,
+        tax.for_jurisdiction("US-CA").unwrap(),
+        "2026-12-01".parse().unwrap(),
+        "2026-12-31".parse().unwrap(),
+    )
+    .unwrap();
+    let row = |a: &AnnexEntry| {
+        (
+            a.work_date.to_string(),
+            a.person.clone(),
+            format!("{} {}", a.quantity, a.unit),
+            a.raw_hours.map(|h| h.to_string()),
+            a.amount.to_string(),
+            a.note.clone(),
+            a.source.clone(),
+        )
+    };
+    let annex: Vec<Vec<_>> = draft
+        .lines
+        .iter()
+        .map(|l| l.annex.iter().map(row).collect())
+        .collect();
+    // 7.1 h rounds up to 7.25 h (0.25 h increment) x 135.00 = 978.75; 2 h = 270.00; the
+    // line is 1248.75. The expense is 420.50 + 10 % = 462.55.
+    assert_eq!(
+        annex,
+        vec![
+            vec![
+                (
+                    "2026-12-02".into(),
+                    Some("kenji-sato".into()),
+                    "7.25 h".into(),
+                    Some("7.1".into()),
+                    "978.75 USD".into(),
+                    Some("ERP extract, \"orders\" table".into()),
+                    "jira:w-1@v1".into()
+                ),
+                (
+                    "2026-12-02".into(),
+                    Some("ana-lima".into()),
+                    "2 h".into(),
+                    Some("2".into()),
+                    "270.00 USD".into(),
+                    None,
+                    "jira:w-2@v1".into()
+                ),
+            ],
+            vec![(
+                "2026-12-03".into(),
+                None,
+                "1 each".into(),
+                None,
+                "462.55 USD".into(),
+                Some("Flight SFO-ORD, workshop".into()),
+                "jira:e-1@v1".into()
+            )],
+        ]
+    );
+    for line in &draft.lines {
+        let annexed = Money::sum(usd, line.annex.iter().map(|a| &a.amount)).unwrap();
+        assert_eq!(annexed, line.net, "the annex adds up to the line");
+        let ids: Vec<&String> = line.annex.iter().map(|a| &a.item_id).collect();
+        assert_eq!(ids, line.item_ids.iter().collect::<Vec<_>>());
+        assert_eq!(line.discount, None, "items carry no discount");
+    }
+    assert_eq!(draft.lines[0].net.to_string(), "1248.75 USD");
+
+    // Stored before the annex and the note existed: both default.
+    let mut old = serde_json::to_value(&draft).unwrap();
+    for line in old["lines"].as_array_mut().unwrap() {
+        let line = line.as_object_mut().unwrap();
+        line.remove("annex");
+        line.remove("discount");
+    }
+    let back: InvoiceDraft = serde_json::from_value(old).unwrap();
+    assert!(back.lines.iter().all(|l| l.annex.is_empty()));
+    let mut item = serde_json::to_value(&items[0]).unwrap();
+    item.as_object_mut().unwrap().remove("note");
+    let item: BillableItem = serde_json::from_value(item).unwrap();
+    assert_eq!(item.note, None);
+}

@@ -6,6 +6,7 @@
 
 pub mod clock;
 pub mod crm;
+pub mod journal;
 pub mod queue;
 pub mod store;
 

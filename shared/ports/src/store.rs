@@ -68,8 +68,14 @@ impl Key {
 pub enum Index {
     /// Work queues by owner, e.g. unbilled items by contract.
     Gsi1,
-    /// Lookups by another system's id (crosswalk).
+    /// Lookups by another system's id (crosswalk); an invoice's claimed items.
     Gsi2,
+    /// The ledger by month (journal entries of every project, in date order).
+    Gsi3,
+}
+
+impl Index {
+    pub const ALL: [Index; 3] = [Index::Gsi1, Index::Gsi2, Index::Gsi3];
 }
 
 impl Index {
@@ -77,18 +83,21 @@ impl Index {
         match self {
             Index::Gsi1 => "GSI1",
             Index::Gsi2 => "GSI2",
+            Index::Gsi3 => "GSI3",
         }
     }
     pub fn partition_attribute(self) -> &'static str {
         match self {
             Index::Gsi1 => "GSI1PK",
             Index::Gsi2 => "GSI2PK",
+            Index::Gsi3 => "GSI3PK",
         }
     }
     pub fn sort_attribute(self) -> &'static str {
         match self {
             Index::Gsi1 => "GSI1SK",
             Index::Gsi2 => "GSI2SK",
+            Index::Gsi3 => "GSI3SK",
         }
     }
 }

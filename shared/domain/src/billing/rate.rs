@@ -371,6 +371,7 @@ fn time_item(
         role: Some(entry.role.clone()),
         resource: Some(entry.resource.clone()),
         corrects,
+        note: entry.note.clone(),
     }
 }
 
@@ -447,6 +448,7 @@ fn rate_expense(
         role: None,
         resource: None,
         corrects: None,
+        note: expense.note.clone(),
     });
     accrue(
         out,
@@ -503,6 +505,7 @@ fn rate_milestone(acceptance: &MilestoneAcceptance, out: &mut Rated) -> Result<(
             role: None,
             resource: None,
             corrects: None,
+            note: None,
         });
         // Revenue was recognised by percent complete: the milestone only becomes billable.
         items.push(id);
@@ -593,6 +596,7 @@ fn start_retainer_period(period: &RetainerPeriodStart, out: &mut Rated) -> Resul
         role: None,
         resource: None,
         corrects: None,
+        note: None,
     });
     remember(
         out,

@@ -64,6 +64,9 @@ pub struct BillableItem {
     pub resource: Option<String>,
     /// A delta item: the invoiced item it corrects.
     pub corrects: Option<BillableItemId>,
+    /// The source record's note (time entries and expenses), shown in the invoice annex.
+    #[serde(default)]
+    pub note: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,0 +1,350 @@
+//! Finance's HTTP routes for billing, served by the `invoice-api` binary of this crate
+//! (DESIGN §3 lists them under finance-api; they live here because every one of them is
+//! a view of, or a command on, the invoice generator's records). In AWS the HTTP API's
+//! IAM authorizer authenticates them; nothing here trusts the caller further.
+//!
+//! - `POST /billing-runs` → 202 with the run's report; `GET /billing-runs/{id}`
+//! - `GET /invoices?status=&project_id=`; `GET /invoices/{id}` (document with annex and
+//!   the trace of every line: items → trigger → rate source → contract version)
+//! - `POST /invoices/{id}/issue` `{"issue_on"?}`; `POST /invoices/{id}/credit-notes`
+//! - `GET /ledger/journal?from=&to=&format=json|csv|hledger`
+
+use crate::claims::claimed_by;
+use crate::credits::CreditRequest;
+use crate::document::{InvoiceDocument, InvoiceRecord};
+use crate::job::JobError;
+use crate::relay::Relay;
+use crate::runs::{BillingRuns, RunError, RunRequest};
+use chrono::{Datelike, NaiveDate};
+use handoff_domain::ledger::{filter_period, to_csv, to_hledger, JournalEntry};
+use handoff_domain::InvoiceId;
+use handoff_ports::journal::ledger_partition;
+use handoff_ports::store::query_all;
+use handoff_ports::{AttributeValue, Index, Query};
+use handoff_runtime::{ErrorBody, Failure};
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, RequestExt, Response};
+use serde::Deserialize;
+
+/// Request bodies finance sends are small.
+pub const API_BODY_BYTES_MAX: usize = 256 * 1024;
+/// Months one journal export may span.
+pub const JOURNAL_MONTHS_MAX: u32 = 120;
+/// Invoices one listing returns.
+pub const INVOICE_LIST_MAX: usize = 1000;
+
+#[derive(Clone)]
+pub struct FinanceApi {
+    pub runs: BillingRuns,
+    pub relay: Option<Relay>,
+}
+
+/// A response in the making: status, content type, body.
+struct Reply(StatusCode, &'static str, String);
+
+fn json_reply(status: StatusCode, value: impl serde::Serialize) -> Reply {
+    Reply(
+        status,
+        "application/json",
+        serde_json::to_string(&value).unwrap_or_default(),
+    )
+}
+
+fn invalid(message: impl Into<String>) -> RunError {
+    RunError::Invalid(message.into())
+}
+
+fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RunError> {
+    let body = if body.is_empty() {
+        b"{}".as_slice()
+    } else {
+        body
+    };
+    serde_json::from_slice(body).map_err(|e| invalid(format!("body: {e}")))
+}
+
+fn today() -> NaiveDate {
+    chrono::Utc::now().date_naive()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct IssueRequest {
+    #[serde(default)]
+    issue_on: Option<NaiveDate>,
+}
+
+impl FinanceApi {
+    fn invoicing(&self) -> &crate::job::Invoicing {
+        &self.runs.invoicing
+    }
+
+    async fn route(
+        &self,
+        method: &Method,
+        path: &str,
+        query: &[(String, String)],
+        body: &[u8],
+    ) -> Result<Reply, RunError> {
+        let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
+        match (method.as_str(), segments.as_slice()) {
+            ("POST", ["billing-runs"]) => {
+                let request: RunRequest = parse_body(body)?;
+                let report = self.runs.start(&request, "api").await?;
+                Ok(json_reply(StatusCode::ACCEPTED, report))
+            }
+            ("GET", ["billing-runs", id]) => {
+                Ok(json_reply(StatusCode::OK, self.runs.report(id).await?))
+            }
+            ("GET", ["invoices"]) => self.list(query).await,
+            ("GET", ["invoices", id]) => self.show(parse_invoice(id)?).await,
+            ("POST", ["invoices", id, "issue"]) => {
+                let request: IssueRequest = parse_body(body)?;
+                let invoice = parse_invoice(id)?;
+                let issue_on = request.issue_on.unwrap_or_else(today).to_string();
+                self.invoicing().issue_stored(invoice, &issue_on).await?;
+                if let Some(relay) = &self.relay {
+                    relay.invoice_issued(invoice).await?;
+                }
+                self.show(invoice).await
+            }
+            ("POST", ["invoices", id, "credit-notes"]) => {
+                let request: CreditRequest = parse_body(body)?;
+                let invoice = parse_invoice(id)?;
+                let issue_on = request.issue_on.unwrap_or_else(today);
+                let outcome = self
+                    .invoicing()
+                    .credit_note(invoice, &request, issue_on)
+                    .await?;
+                if let Some(relay) = &self.relay {
+                    relay
+                        .outbox(handoff_ports::Key::new(
+                            format!("INVOICE#{}", outcome.credit_note_id),
+                            "OUTBOX#CreditNoteIssued",
+                        ))
+                        .await?;
+                }
+                Ok(json_reply(StatusCode::CREATED, outcome))
+            }
+            ("GET", ["ledger", "journal"]) => self.journal(query).await,
+            (_, ["billing-runs", ..] | ["invoices", ..] | ["ledger", ..]) => Err(invalid(format!(
+                "{method} {path} is not a route (see the README's finance API)"
+            ))),
+            _ => Ok(json_reply(
+                StatusCode::NOT_FOUND,
+                serde_json::json!({"error": {"code": "not_found", "message": format!("no route {method} {path}"), "details": []}}),
+            )),
+        }
+    }
+
+    async fn list(&self, query: &[(String, String)]) -> Result<Reply, RunError> {
+        let status = param(query, "status");
+        let project = param(query, "project_id");
+        let items = query_all(
+            self.invoicing().store.as_ref(),
+            Query::partition(&self.invoicing().main_table, "INVOICES")
+                .on_index(Index::Gsi1)
+                .limit(500),
+        )
+        .await?;
+        let mut listed = Vec::new();
+        for item in items.iter().take(INVOICE_LIST_MAX) {
+            let Some(AttributeValue::S(pk)) = item.get("PK") else {
+                continue;
+            };
+            let Some(id) = pk
+                .strip_prefix("INVOICE#")
+                .and_then(|i| InvoiceId::parse(i).ok())
+            else {
+                continue;
+            };
+            let record = InvoiceRecord::from_item(id, item)?;
+            if status.is_some_and(|s| s != record.status)
+                || project
+                    .is_some_and(|p| record.project_id.map(|x| x.to_string()).as_deref() != Some(p))
+            {
+                continue;
+            }
+            let draft = record.draft.as_ref();
+            listed.push(serde_json::json!({
+                "invoice_id": id,
+                "number": record.number,
+                "status": record.status,
+                "project_id": record.project_id,
+                "customer_name": record.customer_name,
+                "period": record.period,
+                "issued_on": record.issued_on,
+                "due_date": record.due_date,
+                "gross_total": draft.map(|d| d.gross_total),
+                "open_amount": record.open_amount(),
+            }));
+        }
+        Ok(json_reply(
+            StatusCode::OK,
+            serde_json::json!({ "invoices": listed }),
+        ))
+    }
+
+    async fn show(&self, invoice: InvoiceId) -> Result<Reply, RunError> {
+        let record = self
+            .invoicing()
+            .record(invoice)
+            .await?
+            .ok_or(JobError::UnknownInvoice(invoice))?;
+        let items = claimed_by(
+            self.invoicing().store.as_ref(),
+            &self.invoicing().main_table,
+            invoice,
+        )
+        .await?;
+        let trace: Vec<serde_json::Value> = items
+            .iter()
+            .map(|i| {
+                serde_json::json!({
+                    "item_id": i.id,
+                    "trigger": i.trigger,
+                    "rule": i.rule,
+                    "rate_source": i.rate_source,
+                    "contract_version": i.contract_version,
+                    "amount": i.amount,
+                })
+            })
+            .collect();
+        let mut document =
+            serde_json::to_value(InvoiceDocument::from_record(&record)).unwrap_or_default();
+        if let Some(map) = document.as_object_mut() {
+            map.insert(
+                "open_amount".into(),
+                serde_json::to_value(record.open_amount()).unwrap_or_default(),
+            );
+            map.insert("trace".into(), serde_json::Value::Array(trace));
+        }
+        Ok(json_reply(StatusCode::OK, document))
+    }
+
+    async fn journal(&self, query: &[(String, String)]) -> Result<Reply, RunError> {
+        let date = |name: &str| -> Result<Option<NaiveDate>, RunError> {
+            param(query, name)
+                .map(|d| {
+                    d.parse()
+                        .map_err(|_| invalid(format!("{name}: expected YYYY-MM-DD, got {d:?}")))
+                })
+                .transpose()
+        };
+        let to = date("to")?.unwrap_or_else(today);
+        let from =
+            date("from")?.unwrap_or_else(|| NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to));
+        if from > to {
+            return Err(invalid("from is after to"));
+        }
+        let months = (to.year() - from.year()) * 12 + to.month() as i32 - from.month() as i32 + 1;
+        if months as u32 > JOURNAL_MONTHS_MAX {
+            return Err(invalid(format!(
+                "at most {JOURNAL_MONTHS_MAX} months per export"
+            )));
+        }
+        let format = param(query, "format").unwrap_or("json");
+        if !["json", "csv", "hledger"].contains(&format) {
+            return Err(invalid(format!(
+                "format: expected json, csv or hledger, got {format:?}"
+            )));
+        }
+        let entries = self.entries(from, months as u32).await?;
+        let entries = filter_period(&entries, Some(from), Some(to));
+        let chart = &self.invoicing().chart;
+        Ok(match format {
+            "csv" => Reply(
+                StatusCode::OK,
+                "text/csv; charset=utf-8",
+                to_csv(&entries, chart),
+            ),
+            "hledger" => Reply(
+                StatusCode::OK,
+                "text/plain; charset=utf-8",
+                to_hledger(&entries, chart),
+            ),
+            _ => json_reply(
+                StatusCode::OK,
+                serde_json::json!({ "from": from, "to": to, "entries": entries }),
+            ),
+        })
+    }
+
+    /// The journal entries of `months` months from `from`'s month, in date order.
+    pub async fn entries(
+        &self,
+        from: NaiveDate,
+        months: u32,
+    ) -> Result<Vec<JournalEntry>, RunError> {
+        let mut entries = Vec::new();
+        let mut month = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
+        for _ in 0..months {
+            let query = Query::partition(
+                &self.invoicing().main_table,
+                ledger_partition(&month.to_string()),
+            )
+            .on_index(Index::Gsi3)
+            .limit(1000);
+            for item in query_all(self.invoicing().store.as_ref(), query).await? {
+                if let Some(AttributeValue::S(json)) = item.get("entry") {
+                    entries.push(
+                        serde_json::from_str(json)
+                            .map_err(|e| handoff_ports::StoreError::Decode(e.to_string()))?,
+                    );
+                }
+            }
+            month = month
+                .checked_add_months(chrono::Months::new(1))
+                .unwrap_or(month);
+        }
+        Ok(entries)
+    }
+}
+
+fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    query
+        .iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+}
+
+fn parse_invoice(id: &str) -> Result<InvoiceId, RunError> {
+    InvoiceId::parse(id).map_err(|e| invalid(format!("invoice id: {e}")))
+}
+
+/// The HTTP handler.
+pub async fn handle(api: &FinanceApi, request: Request) -> Response<Body> {
+    let path = match request.raw_http_path() {
+        "" => request.uri().path().to_owned(),
+        raw => raw.to_owned(),
+    };
+    let query: Vec<(String, String)> = request
+        .query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+    let body = request.body().as_ref();
+    let result = if body.len() > API_BODY_BYTES_MAX {
+        Err(invalid("the body exceeds 256 KiB"))
+    } else {
+        api.route(request.method(), &path, &query, body).await
+    };
+    let Reply(status, content_type, text) = match result {
+        Ok(reply) => reply,
+        Err(e) => {
+            if e.http_status() >= 500 {
+                tracing::error!(code = e.code(), error = %e, "finance api failed");
+            }
+            let (status, body) = ErrorBody::from_failure(&e);
+            json_reply(
+                StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+                body,
+            )
+        }
+    };
+    Response::builder()
+        .status(status)
+        .header("content-type", content_type)
+        .body(Body::Text(text))
+        .unwrap_or_default()
+}

@@ -1,0 +1,491 @@
+//! Billing runs: the planner (schedule or `POST /billing-runs`) and the per-contract jobs.
+//!
+//! The planner reads the contracts (`GSI2` = `CONTRACTS`, written by the converter), asks
+//! the billing calendar which are due on `as_of` and for which period, records the run
+//! (`BILLINGRUN#<run>` / `RUN`) and one job record per contract (`JOB#<contract>`), then
+//! enqueues one message per contract on `invoice-jobs.fifo` (group = contract, dedup id =
+//! run + contract). The run id derives from what was asked (trigger, `as_of`, dry run,
+//! filter, what-if), so a redelivered schedule event or a repeated request resumes the same
+//! run: records that exist are kept, jobs not finished are enqueued again, and every job
+//! is idempotent on its invoice id anyway. `GET /billing-runs/{id}` reads the job records.
+
+use crate::job::{DryRunOutcome, Invoicing, JobError, JobOutcome};
+use crate::relay::Relay;
+use chrono::NaiveDate;
+use handoff_domain::billing_calendar::{cadence, due_period, BillingPeriod, WhatIf};
+use handoff_domain::project::ProjectSkeleton;
+use handoff_domain::{InvoiceId, Money, ProjectId};
+use handoff_ports::store::{from_item, query_all};
+use handoff_ports::{
+    AttributeValue, Condition, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
+    StoreError, WriteOp, TRANSACT_ITEMS_MAX,
+};
+use handoff_runtime::Failure;
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Contracts one run may name explicitly.
+pub const RUN_CONTRACTS_FILTER_MAX: usize = 1000;
+
+#[derive(Clone)]
+pub struct BillingRuns {
+    pub invoicing: Invoicing,
+    pub jobs: Arc<dyn Queue>,
+    pub relay: Option<Relay>,
+}
+
+/// `POST /billing-runs` (also what the schedule asks, with `as_of` = the schedule's day).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunRequest {
+    pub as_of: NaiveDate,
+    #[serde(default)]
+    pub dry_run: bool,
+    /// Only these contracts (ids), if given.
+    #[serde(default)]
+    pub contracts: Option<Vec<String>>,
+    /// A dry run's hypothetical change.
+    #[serde(default)]
+    pub what_if: Option<WhatIf>,
+}
+
+/// The message of one job on `invoice-jobs.fifo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobMessage {
+    pub run_id: String,
+    pub project_id: ProjectId,
+    pub contract_id: String,
+    pub period: BillingPeriod,
+    pub issue_on: NaiveDate,
+    pub dry_run: bool,
+    #[serde(default)]
+    pub what_if: Option<WhatIf>,
+}
+
+/// A job's state as `GET /billing-runs/{id}` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JobReport {
+    pub contract_id: String,
+    pub project_id: ProjectId,
+    pub period: String,
+    /// `queued`, `issued`, `awaiting_approval`, `nothing_to_invoice`, `dry_run`, `failed`.
+    pub status: String,
+    pub invoice_id: Option<InvoiceId>,
+    pub number: Option<String>,
+    pub gross_total: Option<Money>,
+    pub reason: Option<String>,
+    pub dry_run: Option<DryRunOutcome>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunReport {
+    pub run_id: String,
+    pub as_of: NaiveDate,
+    pub dry_run: bool,
+    pub trigger: String,
+    /// `running` until every job is done or failed, then `completed`.
+    pub status: String,
+    pub contracts_due: usize,
+    pub done: usize,
+    pub failed: usize,
+    pub invoices: usize,
+    /// Gross invoiced (or, in a dry run, that would be) per currency.
+    pub totals: BTreeMap<String, String>,
+    pub jobs: Vec<JobReport>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("storage: {0}")]
+    Store(#[from] StoreError),
+    #[error("queue: {0}")]
+    Queue(#[from] QueueError),
+    #[error("{0}")]
+    Invalid(String),
+    #[error("billing run {0} does not exist")]
+    UnknownRun(String),
+    #[error("{0}")]
+    Job(#[from] JobError),
+    #[error("batch: {0}")]
+    Batch(#[from] handoff_runtime::BatchError),
+}
+
+impl Failure for RunError {
+    fn is_retryable(&self) -> bool {
+        match self {
+            RunError::Store(e) => e.is_retryable(),
+            RunError::Queue(e) => e.is_retryable(),
+            RunError::Job(e) => e.is_retryable(),
+            RunError::Batch(_) => true,
+            _ => false,
+        }
+    }
+    fn code(&self) -> &'static str {
+        match self {
+            RunError::Store(e) => e.code(),
+            RunError::Queue(e) => e.code(),
+            RunError::Invalid(_) => "validation_failed",
+            RunError::UnknownRun(_) => "unknown_billing_run",
+            RunError::Job(e) => e.code(),
+            RunError::Batch(_) => "batch_failed",
+        }
+    }
+    fn http_status(&self) -> u16 {
+        match self {
+            RunError::Invalid(_) => 400,
+            RunError::UnknownRun(_) => 404,
+            RunError::Job(e) => e.http_status(),
+            _ if self.is_retryable() => 503,
+            _ => 500,
+        }
+    }
+    fn details(&self) -> Vec<handoff_runtime::ErrorDetail> {
+        match self {
+            RunError::Job(e) => e.details(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn run_key(run_id: &str, sort: &str) -> Key {
+    Key::new(format!("BILLINGRUN#{run_id}"), sort)
+}
+
+/// The record the converter writes for every contract (the planner's list).
+#[derive(Debug, Deserialize)]
+struct ContractListing {
+    skeleton: String,
+}
+
+impl BillingRuns {
+    fn table(&self) -> &str {
+        &self.invoicing.main_table
+    }
+
+    fn store(&self) -> &dyn Store {
+        self.invoicing.store.as_ref()
+    }
+
+    /// Every converted project (its contract terms say when it is billed).
+    async fn contracts(&self) -> Result<Vec<ProjectSkeleton>, RunError> {
+        let query = Query::partition(self.table(), "CONTRACTS")
+            .on_index(Index::Gsi2)
+            .limit(500);
+        query_all(self.store(), query)
+            .await?
+            .into_iter()
+            .map(|item| {
+                let listing: ContractListing = from_item(item)?;
+                serde_json::from_str(&listing.skeleton)
+                    .map_err(|e| StoreError::Decode(e.to_string()).into())
+            })
+            .collect()
+    }
+
+    /// Plans the run (or resumes it) and enqueues its jobs; answers the run's report.
+    pub async fn start(&self, request: &RunRequest, trigger: &str) -> Result<RunReport, RunError> {
+        if request
+            .contracts
+            .as_ref()
+            .is_some_and(|c| c.len() > RUN_CONTRACTS_FILTER_MAX)
+        {
+            return Err(RunError::Invalid(format!(
+                "contracts: at most {RUN_CONTRACTS_FILTER_MAX} per run"
+            )));
+        }
+        if request.what_if.as_ref().is_some_and(|w| !w.is_empty()) && !request.dry_run {
+            return Err(RunError::Invalid(
+                "what_if: a hypothetical change needs dry_run = true".into(),
+            ));
+        }
+        let run_id = run_id(request, trigger);
+        let filter: Option<BTreeSet<&str>> = request
+            .contracts
+            .as_ref()
+            .map(|c| c.iter().map(String::as_str).collect());
+        let mut jobs = Vec::new();
+        for project in self.contracts().await? {
+            let contract = project.contract.contract_id.to_string();
+            if filter
+                .as_ref()
+                .is_some_and(|f| !f.contains(contract.as_str()))
+            {
+                continue;
+            }
+            if let Some(period) = due_period(cadence(&project.contract), request.as_of) {
+                jobs.push(JobMessage {
+                    run_id: run_id.clone(),
+                    project_id: project.project_id,
+                    contract_id: contract,
+                    period,
+                    issue_on: request.as_of,
+                    dry_run: request.dry_run,
+                    what_if: request.what_if.clone(),
+                });
+            }
+        }
+        self.record_run(&run_id, request, trigger, &jobs).await?;
+        let finished = self.finished_jobs(&run_id).await?;
+        let messages = jobs
+            .iter()
+            .filter(|j| !finished.contains(&j.contract_id))
+            .map(|job| {
+                let mut message =
+                    OutgoingMessage::new(serde_json::to_string(job).unwrap_or_default());
+                message.group_id = Some(job.contract_id.clone());
+                message.dedup_id = Some(format!("{run_id}:{}", job.contract_id));
+                message
+            })
+            .collect::<Vec<_>>();
+        tracing::info!(run_id = %run_id, trigger, contracts_due = jobs.len(), enqueued = messages.len(), "billing run planned");
+        if !messages.is_empty() {
+            self.jobs.send(messages).await?;
+        }
+        self.report(&run_id).await
+    }
+
+    async fn record_run(
+        &self,
+        run_id: &str,
+        request: &RunRequest,
+        trigger: &str,
+        jobs: &[JobMessage],
+    ) -> Result<(), RunError> {
+        let mut run = run_key(run_id, "RUN").to_item();
+        run.insert(
+            "request".into(),
+            s(serde_json::to_string(request).unwrap_or_default()),
+        );
+        run.insert("trigger".into(), s(trigger));
+        run.insert(
+            "contracts_due".into(),
+            AttributeValue::N(jobs.len().to_string()),
+        );
+        let mut writes = vec![WriteOp::Put {
+            table: self.table().to_owned(),
+            item: run,
+            condition: None,
+        }];
+        for job in jobs {
+            let mut item = run_key(run_id, &format!("JOB#{}", job.contract_id)).to_item();
+            item.insert("project_id".into(), s(job.project_id.to_string()));
+            item.insert("period".into(), s(&job.period.key));
+            item.insert("status".into(), s("queued"));
+            writes.push(WriteOp::Put {
+                table: self.table().to_owned(),
+                item,
+                condition: Some(Condition::NotExists),
+            });
+        }
+        for chunk in writes.chunks(TRANSACT_ITEMS_MAX) {
+            // Each write alone: a job record that exists (a resumed run) keeps its state.
+            for op in chunk {
+                match self.store().transact_write(vec![op.clone()]).await {
+                    Ok(()) | Err(StoreError::ConditionFailed) => {}
+                    Err(e) if !e.failed_conditions().is_empty() => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn job_items(&self, run_id: &str) -> Result<Vec<Item>, RunError> {
+        let query = Query::partition(self.table(), format!("BILLINGRUN#{run_id}")).limit(500);
+        Ok(query_all(self.store(), query).await?)
+    }
+
+    async fn finished_jobs(&self, run_id: &str) -> Result<BTreeSet<String>, RunError> {
+        Ok(self
+            .job_items(run_id)
+            .await?
+            .iter()
+            .filter_map(|i| {
+                let sk = text(i, "SK")?;
+                let contract = sk.strip_prefix("JOB#")?;
+                let status = text(i, "status")?;
+                (status != "queued" && status != "failed").then(|| contract.to_owned())
+            })
+            .collect())
+    }
+
+    /// `GET /billing-runs/{id}`.
+    pub async fn report(&self, run_id: &str) -> Result<RunReport, RunError> {
+        let items = self.job_items(run_id).await?;
+        let run = items
+            .iter()
+            .find(|i| text(i, "SK").as_deref() == Some("RUN"))
+            .ok_or_else(|| RunError::UnknownRun(run_id.to_owned()))?;
+        let request: RunRequest = serde_json::from_str(&text(run, "request").unwrap_or_default())
+            .map_err(|e| StoreError::Decode(e.to_string()))?;
+        let mut jobs = Vec::new();
+        for item in &items {
+            if let Some(report) = text(item, "report") {
+                jobs.push(
+                    serde_json::from_str::<JobReport>(&report)
+                        .map_err(|e| StoreError::Decode(e.to_string()))?,
+                );
+            } else if let (Some(sk), Some(project)) = (text(item, "SK"), text(item, "project_id")) {
+                let Some(contract) = sk.strip_prefix("JOB#") else {
+                    continue;
+                };
+                jobs.push(JobReport {
+                    contract_id: contract.to_owned(),
+                    project_id: project
+                        .parse()
+                        .map_err(|_| StoreError::Decode(project.clone()))?,
+                    period: text(item, "period").unwrap_or_default(),
+                    status: "queued".into(),
+                    invoice_id: None,
+                    number: None,
+                    gross_total: None,
+                    reason: None,
+                    dry_run: None,
+                });
+            }
+        }
+        let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
+        for job in &jobs {
+            if let Some(gross) = job.gross_total {
+                *totals
+                    .entry(gross.currency().code().to_owned())
+                    .or_default() += gross.amount();
+            }
+        }
+        let failed = jobs.iter().filter(|j| j.status == "failed").count();
+        let done = jobs
+            .iter()
+            .filter(|j| j.status != "queued" && j.status != "failed")
+            .count();
+        Ok(RunReport {
+            run_id: run_id.to_owned(),
+            as_of: request.as_of,
+            dry_run: request.dry_run,
+            trigger: text(run, "trigger").unwrap_or_default(),
+            status: if done + failed == jobs.len() {
+                "completed".into()
+            } else {
+                "running".into()
+            },
+            contracts_due: jobs.len(),
+            done,
+            failed,
+            invoices: jobs
+                .iter()
+                .filter(|j| {
+                    j.invoice_id.is_some()
+                        && j.gross_total.is_some()
+                        && !j.status.starts_with("dry")
+                })
+                .count(),
+            totals: totals
+                .into_iter()
+                .map(|(c, t)| (c, t.to_string()))
+                .collect(),
+            jobs,
+        })
+    }
+
+    /// One job from `invoice-jobs.fifo`: invoice (or dry-run) the contract's period and
+    /// record the outcome on the run. A permanent failure is recorded and returned (the
+    /// consumer parks the message in the DLQ); a transient one is only returned (retried).
+    pub async fn process(&self, job: &JobMessage) -> Result<JobReport, RunError> {
+        let mut report = JobReport {
+            contract_id: job.contract_id.clone(),
+            project_id: job.project_id,
+            period: job.period.key.clone(),
+            status: String::new(),
+            invoice_id: None,
+            number: None,
+            gross_total: None,
+            reason: None,
+            dry_run: None,
+        };
+        let outcome = if job.dry_run {
+            let what_if = job.what_if.clone().unwrap_or_default();
+            self.invoicing
+                .dry_run(job.project_id, &job.period, &what_if)
+                .await
+                .map(|d| {
+                    report.status = "dry_run".into();
+                    report.invoice_id = Some(d.invoice_id);
+                    report.gross_total = d.current.as_ref().map(|c| c.gross_total);
+                    report.dry_run = Some(d);
+                })
+        } else {
+            self.invoicing
+                .run_period(job.project_id, &job.period, job.issue_on)
+                .await
+                .map(|o: JobOutcome| {
+                    report.status = match (&o.draft, &o.number) {
+                        (None, _) => "nothing_to_invoice",
+                        (Some(_), None) => "awaiting_approval",
+                        (Some(_), Some(_)) => "issued",
+                    }
+                    .into();
+                    report.invoice_id = Some(o.invoice_id);
+                    report.gross_total = o.draft.as_ref().map(|d| d.gross_total);
+                    report.number = o.number;
+                })
+        };
+        match outcome {
+            Ok(()) => {}
+            Err(e) if e.is_retryable() => return Err(e.into()),
+            Err(e) => {
+                report.status = "failed".into();
+                report.reason = Some(e.to_string());
+                self.save_report(&job.run_id, &report).await?;
+                return Err(e.into());
+            }
+        }
+        if let (Some(relay), Some(invoice)) = (&self.relay, report.invoice_id) {
+            if report.number.is_some() {
+                relay.invoice_issued(invoice).await?;
+            }
+        }
+        self.save_report(&job.run_id, &report).await?;
+        Ok(report)
+    }
+
+    async fn save_report(&self, run_id: &str, report: &JobReport) -> Result<(), RunError> {
+        let mut item = run_key(run_id, &format!("JOB#{}", report.contract_id)).to_item();
+        item.insert("project_id".into(), s(report.project_id.to_string()));
+        item.insert("period".into(), s(&report.period));
+        item.insert("status".into(), s(&report.status));
+        item.insert(
+            "report".into(),
+            s(serde_json::to_string(report).unwrap_or_default()),
+        );
+        self.store().put(self.table(), item, None).await?;
+        Ok(())
+    }
+}
+
+fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// The run id: the same request (or the same day's schedule) is the same run.
+pub fn run_id(request: &RunRequest, trigger: &str) -> String {
+    let mut contracts = request.contracts.clone().unwrap_or_default();
+    contracts.sort();
+    let what_if = serde_json::to_string(&request.what_if).unwrap_or_default();
+    let parts = [
+        trigger.to_owned(),
+        request.as_of.to_string(),
+        request.dry_run.to_string(),
+        contracts.join(","),
+        what_if,
+    ];
+    let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
+    handoff_domain::BillingRunId::derive_from_parts(&refs).to_string()
+}
