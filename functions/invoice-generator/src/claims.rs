@@ -84,6 +84,7 @@ pub async fn claim(
     let mut outcome = Claimed::default();
     for chunk in items.chunks(CLAIM_CHUNK_ITEMS_MAX) {
         let mut pending: Vec<&(Key, BillableItem)> = chunk.iter().collect();
+        let mut last_error = None;
         for _ in 0..CHUNK_ATTEMPTS_MAX {
             if pending.is_empty() {
                 break;
@@ -113,9 +114,19 @@ pub async fn claim(
                         .map(|(_, p)| p)
                         .collect();
                 }
-                Err(e) if e.is_retryable() => continue,
+                Err(e) if e.is_retryable() => last_error = Some(e),
                 Err(e) => return Err(e),
             }
+        }
+        // Never report success with items left behind: the job would issue a partial
+        // invoice. The error is retryable; the redelivered job resumes the claims.
+        if !pending.is_empty() {
+            return Err(last_error.unwrap_or_else(|| {
+                StoreError::Transient(format!(
+                    "{} items still contended after {CHUNK_ATTEMPTS_MAX} attempts",
+                    pending.len()
+                ))
+            }));
         }
     }
     Ok(outcome)

@@ -12,6 +12,10 @@ use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, W
 use handoff_runtime::Failure;
 use rust_decimal::Decimal;
 
+/// Retries of an issue transaction that failed on storage (not on a condition).
+pub const TRANSIENT_RETRIES_MAX: u32 = 3;
+pub const TRANSIENT_BACKOFF_MS: u64 = 20;
+
 /// Attempts when other issues keep taking the number first.
 pub const ISSUE_ATTEMPTS_MAX: u32 = 64;
 
@@ -120,6 +124,7 @@ pub async fn issue_with(
     with: impl Fn(&str) -> IssueWrites,
 ) -> Result<String, NumberingError> {
     let invoice = invoice_key(invoice_id);
+    let mut transient_failures = 0;
     for _ in 0..ISSUE_ATTEMPTS_MAX {
         let current = store
             .get(table, &invoice)
@@ -182,7 +187,15 @@ pub async fn issue_with(
         match store.transact_write(ops).await {
             Ok(()) => return Ok(number),
             // Someone took this number, or issued this invoice: read again and retry.
-            Err(e) if !e.failed_conditions().is_empty() || e.is_retryable() => continue,
+            Err(e) if !e.failed_conditions().is_empty() => continue,
+            // A storage outage is not contention: a few tries with a pause, then its error.
+            Err(e) if e.is_retryable() && transient_failures < TRANSIENT_RETRIES_MAX => {
+                transient_failures += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(
+                    TRANSIENT_BACKOFF_MS * u64::from(transient_failures),
+                ))
+                .await;
+            }
             Err(e) => return Err(e.into()),
         }
     }

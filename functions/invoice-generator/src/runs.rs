@@ -17,8 +17,8 @@ use handoff_domain::project::ProjectSkeleton;
 use handoff_domain::{InvoiceId, Money, ProjectId};
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
-    AttributeValue, Condition, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
-    StoreError, WriteOp, TRANSACT_ITEMS_MAX,
+    AttributeValue, BatchWrite, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
+    StoreError, Update,
 };
 use handoff_runtime::Failure;
 use serde::{Deserialize, Serialize};
@@ -250,6 +250,9 @@ impl BillingRuns {
         self.report(&run_id).await
     }
 
+    /// Records the run and a `queued` record per job. The job records are written only
+    /// while the run is not yet `planned`, which is before any job was enqueued, so they
+    /// never overwrite a job's report; a crash before `planned` is set redoes them.
     async fn record_run(
         &self,
         run_id: &str,
@@ -257,7 +260,13 @@ impl BillingRuns {
         trigger: &str,
         jobs: &[JobMessage],
     ) -> Result<(), RunError> {
-        let mut run = run_key(run_id, "RUN").to_item();
+        let key = run_key(run_id, "RUN");
+        if let Some(run) = self.store().get(self.table(), &key).await? {
+            if matches!(run.get("planned"), Some(AttributeValue::Bool(true))) {
+                return Ok(());
+            }
+        }
+        let mut run = key.to_item();
         run.insert(
             "request".into(),
             s(serde_json::to_string(request).unwrap_or_default()),
@@ -267,32 +276,29 @@ impl BillingRuns {
             "contracts_due".into(),
             AttributeValue::N(jobs.len().to_string()),
         );
-        let mut writes = vec![WriteOp::Put {
-            table: self.table().to_owned(),
-            item: run,
-            condition: None,
-        }];
-        for job in jobs {
-            let mut item = run_key(run_id, &format!("JOB#{}", job.contract_id)).to_item();
-            item.insert("project_id".into(), s(job.project_id.to_string()));
-            item.insert("period".into(), s(&job.period.key));
-            item.insert("status".into(), s("queued"));
-            writes.push(WriteOp::Put {
-                table: self.table().to_owned(),
-                item,
-                condition: Some(Condition::NotExists),
-            });
+        run.insert("planned".into(), AttributeValue::Bool(false));
+        self.store().put(self.table(), run, None).await?;
+        let records: Vec<BatchWrite> = jobs
+            .iter()
+            .map(|job| {
+                let mut item = run_key(run_id, &format!("JOB#{}", job.contract_id)).to_item();
+                item.insert("project_id".into(), s(job.project_id.to_string()));
+                item.insert("period".into(), s(&job.period.key));
+                item.insert("status".into(), s("queued"));
+                BatchWrite::Put(item)
+            })
+            .collect();
+        if !records.is_empty() {
+            self.store().batch_write(self.table(), records).await?;
         }
-        for chunk in writes.chunks(TRANSACT_ITEMS_MAX) {
-            // Each write alone: a job record that exists (a resumed run) keeps its state.
-            for op in chunk {
-                match self.store().transact_write(vec![op.clone()]).await {
-                    Ok(()) | Err(StoreError::ConditionFailed) => {}
-                    Err(e) if !e.failed_conditions().is_empty() => {}
-                    Err(e) => return Err(e.into()),
-                }
-            }
-        }
+        self.store()
+            .update(
+                self.table(),
+                &key,
+                vec![Update::Set("planned".into(), AttributeValue::Bool(true))],
+                None,
+            )
+            .await?;
         Ok(())
     }
 

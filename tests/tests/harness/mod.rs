@@ -7,6 +7,8 @@ use handoff_ports::{AttributeValue, Item, Queue, Store};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub mod faulty;
+
 /// Visibility timeout of test queues: long enough that no message reappears mid-test.
 /// Runs each named `async fn case(h: Harness)` twice: `memory::case` on the memory
 /// adapters and `aws::case` on the AWS adapters (skipped without an endpoint).
