@@ -93,7 +93,15 @@ impl Invoicing {
                 .join(","),
             None => "all".into(),
         };
-        let note_id = CreditNoteId::derive_from_parts(&[&invoice.to_string(), &selection_key]);
+        // The same request again is the same note; another disposition or reason for the
+        // same lines is another note, which the domain then refuses (already credited).
+        let disposition = serde_json::to_string(&request.disposition).unwrap_or_default();
+        let note_id = CreditNoteId::derive_from_parts(&[
+            &invoice.to_string(),
+            &selection_key,
+            &disposition,
+            request.reason.trim(),
+        ]);
         let note_key = invoice_key(&note_id.to_string());
         if let Some(existing) = self.store.get(&self.main_table, &note_key).await? {
             if let (Some(AttributeValue::S(number)), Some(AttributeValue::S(note))) =

@@ -142,10 +142,18 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
         staffing.push(record);
     }
     deliver_a_month(&demo.delivery, &skeletons).await?;
-    let journal = crate::invoicing::bill_the_month(&demo.delivery, seed, &skeletons).await?;
+    let billed = crate::invoicing::bill_the_month(&demo.delivery, seed, &skeletons).await?;
     if let Some(dir) = out {
-        std::fs::create_dir_all(dir)?;
-        std::fs::write(dir.join("journal.hledger"), journal)?;
+        std::fs::create_dir_all(dir.join("invoices"))?;
+        std::fs::write(dir.join("journal.hledger"), &billed.journal_hledger)?;
+        std::fs::write(dir.join("journal.csv"), &billed.journal_csv)?;
+        std::fs::write(dir.join("journal.json"), &billed.journal_json)?;
+        for (stem, json, ubl) in &billed.documents {
+            std::fs::write(dir.join("invoices").join(format!("{stem}.json")), json)?;
+            if let Some(xml) = ubl {
+                std::fs::write(dir.join("invoices").join(format!("{stem}.xml")), xml)?;
+            }
+        }
         report::write_artifacts(dir, &skeletons, &staffing, &demo.store)?;
         println!("\nArtifacts written to {}", dir.display());
     }

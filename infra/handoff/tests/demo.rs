@@ -46,5 +46,40 @@ fn demo_converts_every_sample_once_and_writes_artifacts() {
     let summary: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!(summary.as_array().unwrap().len(), 4);
+    // Billing: the schedule's run, finance's approval, the retainer blocked, a credit note.
+    for expected in [
+        "Globex data platform         issued             INV-2026-000001",
+        "POST /invoices/{id}/issue -> INV-2026-000002",
+        "Initech support retainer     failed             the customer has no tax jurisdiction",
+        "tax S 7.25% on 14532.55 USD                                 1053.61 USD",
+        "total                                                      15586.16 USD",
+        "CN-2026-000001 credits INV-2026-000001: net 14070.00 USD + tax 1020.08 USD = 15090.08 USD",
+        "-> 400 validation_failed: line 0 was already credited by CN-2026-000001",
+        "accounting-outbox: 3 event(s): InvoiceIssued, InvoiceIssued, CreditNoteIssued",
+        "accounts receivable 11165.83 = Σ open invoices 11165.83 (agree)",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "missing {expected:?} in: {stdout}"
+        );
+    }
+    for file in [
+        "invoices/INV-2026-000001.json",
+        "invoices/INV-2026-000001.xml",
+        "invoices/INV-2026-000002.xml",
+        "invoices/CN-2026-000001.json",
+        "journal.hledger",
+        "journal.csv",
+        "journal.json",
+    ] {
+        assert!(out.join(file).is_file(), "{file} written");
+    }
+    let invoice: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.join("invoices/INV-2026-000001.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(invoice["status"], "partly_credited");
+    assert_eq!(invoice["open_amount"]["amount"], "496.08");
+    assert_eq!(invoice["lines"][0]["annex"].as_array().unwrap().len(), 13);
     std::fs::remove_dir_all(&out).ok();
 }
