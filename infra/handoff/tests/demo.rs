@@ -81,5 +81,43 @@ fn demo_converts_every_sample_once_and_writes_artifacts() {
     assert_eq!(invoice["status"], "partly_credited");
     assert_eq!(invoice["open_amount"]["amount"], "496.08");
     assert_eq!(invoice["lines"][0]["annex"].as_array().unwrap().len(), 13);
+    hledger_accepts(&out.join("journal.hledger"));
     std::fs::remove_dir_all(&out).ok();
+}
+
+/// `hledger -f DIR/journal.hledger check` succeeds and the balance of all accounts is zero.
+/// Runs when hledger is installed; the test command installs it and sets
+/// HANDOFF_REQUIRE_HLEDGER=1, so there a missing hledger fails instead of skipping.
+fn hledger_accepts(journal: &std::path::Path) {
+    if Command::new("hledger").arg("--version").output().is_err() {
+        assert!(
+            std::env::var_os("HANDOFF_REQUIRE_HLEDGER").is_none(),
+            "HANDOFF_REQUIRE_HLEDGER is set but hledger is not installed (apt-get install hledger)"
+        );
+        eprintln!("hledger is not installed: skipping the hledger check of the demo journal");
+        return;
+    }
+    let check = Command::new("hledger")
+        .arg("-f")
+        .arg(journal)
+        .arg("check")
+        .output()
+        .expect("run hledger check");
+    assert!(
+        check.status.success(),
+        "hledger check: {}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+    let balance = Command::new("hledger")
+        .arg("-f")
+        .arg(journal)
+        .args(["balance", "--no-elide", "-O", "csv"])
+        .output()
+        .expect("run hledger balance");
+    let text = String::from_utf8_lossy(&balance.stdout);
+    let total = text.lines().last().unwrap_or_default();
+    assert!(
+        total == "\"total\",\"0\"",
+        "the trial balance is zero: {text}"
+    );
 }
