@@ -11,7 +11,7 @@
 
 use crate::claims::{claimed_with_keys, release_op, write_off_op};
 use crate::job::{Invoicing, JobError};
-use crate::numbering::{invoice_key, issue_with, IssueWrites, Series};
+use crate::numbering::{invoice_key, issue_with, IssueWrites, NumberingError, Series};
 use handoff_domain::credit::{credit, credit_entry, CreditNoteDraft, CreditSelection, Disposition};
 use handoff_domain::{CreditNoteId, InvoiceId, Money};
 use handoff_ports::journal::journal_item;
@@ -57,9 +57,31 @@ fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// Attempts of a credit note while other notes of the same invoice keep landing first.
+pub const CREDIT_ATTEMPTS_MAX: u32 = 4;
+
 impl Invoicing {
-    /// Issues a credit note for `invoice` (see the module doc).
+    /// Issues a credit note for `invoice` (see the module doc). A note racing another
+    /// note of the same invoice reads the invoice again and retries (the domain then
+    /// refuses it if the other note took its lines).
     pub async fn credit_note(
+        &self,
+        invoice: InvoiceId,
+        request: &CreditRequest,
+        issue_on: chrono::NaiveDate,
+    ) -> Result<CreditOutcome, JobError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match self.credit_note_once(invoice, request, issue_on).await {
+                Err(JobError::Numbering(NumberingError::WritesConflict(_)))
+                    if attempt < CREDIT_ATTEMPTS_MAX => {}
+                other => return other,
+            }
+        }
+    }
+
+    async fn credit_note_once(
         &self,
         invoice: InvoiceId,
         request: &CreditRequest,

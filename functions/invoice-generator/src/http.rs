@@ -89,7 +89,7 @@ impl FinanceApi {
         let segments: Vec<&str> = path.trim_matches('/').split('/').collect();
         match (method.as_str(), segments.as_slice()) {
             ("POST", ["billing-runs"]) => {
-                let request: RunRequest = parse_body(body)?;
+                let request = RunRequest::from_json(body).map_err(RunError::Problems)?;
                 let report = self.runs.start(&request, "api").await?;
                 Ok(json_reply(StatusCode::ACCEPTED, report))
             }

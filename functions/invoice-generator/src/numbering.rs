@@ -25,6 +25,8 @@ pub enum NumberingError {
     UnknownInvoice(String),
     #[error("invoice {0} is neither a draft nor issued")]
     NotIssuable(String),
+    #[error("{0}: a record written with the issue changed meanwhile; read it again and retry")]
+    WritesConflict(String),
     #[error("invoice {0}: items were claimed after its draft was built; build it again")]
     StaleDraft(String),
     #[error("the numbering counter stayed contended after {ISSUE_ATTEMPTS_MAX} attempts")]
@@ -36,7 +38,9 @@ pub enum NumberingError {
 impl Failure for NumberingError {
     fn is_retryable(&self) -> bool {
         match self {
-            NumberingError::Contended | NumberingError::StaleDraft(_) => true,
+            NumberingError::Contended
+            | NumberingError::StaleDraft(_)
+            | NumberingError::WritesConflict(_) => true,
             NumberingError::Store(e) => e.is_retryable(),
             _ => false,
         }
@@ -47,6 +51,7 @@ impl Failure for NumberingError {
             NumberingError::NotIssuable(_) => "invoice_not_issuable",
             NumberingError::Contended => "numbering_contended",
             NumberingError::StaleDraft(_) => "invoice_draft_stale",
+            NumberingError::WritesConflict(_) => "concurrent_change",
             NumberingError::Store(e) => e.code(),
         }
     }
@@ -186,6 +191,11 @@ pub async fn issue_with(
         ops.extend(extra.writes);
         match store.transact_write(ops).await {
             Ok(()) => return Ok(number),
+            // One of the caller's own writes (index 2 on) failed its condition: its state
+            // moved on, so only the caller can redo the issue.
+            Err(e) if e.failed_conditions().iter().any(|i| *i >= 2) => {
+                return Err(NumberingError::WritesConflict(invoice_id.to_owned()))
+            }
             // Someone took this number, or issued this invoice: read again and retry.
             Err(e) if !e.failed_conditions().is_empty() => continue,
             // A storage outage is not contention: a few tries with a pause, then its error.

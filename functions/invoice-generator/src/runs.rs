@@ -14,7 +14,7 @@ use crate::relay::Relay;
 use chrono::NaiveDate;
 use handoff_domain::billing_calendar::{cadence, due_period, BillingPeriod, WhatIf};
 use handoff_domain::project::ProjectSkeleton;
-use handoff_domain::{InvoiceId, Money, ProjectId};
+use handoff_domain::{InvoiceId, Money, Problem, ProblemList, Problems, ProjectId};
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
     AttributeValue, BatchWrite, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
@@ -48,6 +48,102 @@ pub struct RunRequest {
     /// A dry run's hypothetical change.
     #[serde(default)]
     pub what_if: Option<WhatIf>,
+}
+
+/// The fields a billing-run request may have.
+const RUN_REQUEST_FIELDS: [&str; 4] = ["as_of", "dry_run", "contracts", "what_if"];
+
+impl RunRequest {
+    /// Parses a `POST /billing-runs` body, listing every problem with its field.
+    pub fn from_json(body: &[u8]) -> Result<RunRequest, Problems> {
+        let body = if body.is_empty() {
+            b"{}".as_slice()
+        } else {
+            body
+        };
+        let value: serde_json::Value = serde_json::from_slice(body)
+            .map_err(|e| Problems(vec![Problem::new("", format!("not JSON: {e}"))]))?;
+        let Some(object) = value.as_object() else {
+            return Err(Problems(vec![Problem::new("", "expected a JSON object")]));
+        };
+        let mut p = ProblemList::new();
+        for key in object
+            .keys()
+            .filter(|k| !RUN_REQUEST_FIELDS.contains(&k.as_str()))
+        {
+            p.push(
+                key.clone(),
+                format!("unknown field; expected one of {RUN_REQUEST_FIELDS:?}"),
+            );
+        }
+        let as_of = match object.get("as_of") {
+            Some(serde_json::Value::String(d)) => match d.parse::<NaiveDate>() {
+                Ok(day) => Some(day),
+                Err(_) => {
+                    p.push("as_of", format!("{d:?} is not a date (YYYY-MM-DD)"));
+                    None
+                }
+            },
+            Some(_) => {
+                p.push("as_of", "expected a date string (YYYY-MM-DD)");
+                None
+            }
+            None => {
+                p.push("as_of", "is required");
+                None
+            }
+        };
+        let dry_run = match object.get("dry_run") {
+            None => false,
+            Some(serde_json::Value::Bool(b)) => *b,
+            Some(_) => {
+                p.push("dry_run", "expected true or false");
+                false
+            }
+        };
+        let contracts = match object.get("contracts") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(list)) => {
+                if list.len() > RUN_CONTRACTS_FILTER_MAX {
+                    p.push(
+                        "contracts",
+                        format!("at most {RUN_CONTRACTS_FILTER_MAX} per run"),
+                    );
+                }
+                let mut ids = Vec::new();
+                for (i, c) in list.iter().enumerate() {
+                    match c.as_str().map(handoff_domain::ContractId::parse) {
+                        Some(Ok(id)) => ids.push(id.to_string()),
+                        _ => p.push(format!("contracts[{i}]"), "expected a contract id (UUID)"),
+                    }
+                }
+                Some(ids)
+            }
+            Some(_) => {
+                p.push("contracts", "expected a list of contract ids");
+                None
+            }
+        };
+        let what_if = match object.get("what_if") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(v) => match serde_json::from_value::<WhatIf>(v.clone()) {
+                Ok(w) => Some(w),
+                Err(e) => {
+                    p.push("what_if", e.to_string());
+                    None
+                }
+            },
+        };
+        if what_if.as_ref().is_some_and(|w| !w.is_empty()) && !dry_run {
+            p.push("what_if", "a hypothetical change needs dry_run = true");
+        }
+        p.finish(|| RunRequest {
+            as_of: as_of.unwrap_or_default(),
+            dry_run,
+            contracts,
+            what_if,
+        })
+    }
 }
 
 /// The message of one job on `invoice-jobs.fifo`.
@@ -90,7 +186,10 @@ pub struct RunReport {
     pub contracts_due: usize,
     pub done: usize,
     pub failed: usize,
+    /// Issued invoices (in a dry run: invoices that would be issued).
     pub invoices: usize,
+    /// Drafts waiting for finance's approval (`POST /invoices/{id}/issue`).
+    pub awaiting_approval: usize,
     /// Gross invoiced (or, in a dry run, that would be) per currency.
     pub totals: BTreeMap<String, String>,
     pub jobs: Vec<JobReport>,
@@ -104,6 +203,8 @@ pub enum RunError {
     Queue(#[from] QueueError),
     #[error("{0}")]
     Invalid(String),
+    #[error("{0}")]
+    Problems(Problems),
     #[error("billing run {0} does not exist")]
     UnknownRun(String),
     #[error("{0}")]
@@ -126,7 +227,7 @@ impl Failure for RunError {
         match self {
             RunError::Store(e) => e.code(),
             RunError::Queue(e) => e.code(),
-            RunError::Invalid(_) => "validation_failed",
+            RunError::Invalid(_) | RunError::Problems(_) => "validation_failed",
             RunError::UnknownRun(_) => "unknown_billing_run",
             RunError::Job(e) => e.code(),
             RunError::Batch(_) => "batch_failed",
@@ -134,7 +235,7 @@ impl Failure for RunError {
     }
     fn http_status(&self) -> u16 {
         match self {
-            RunError::Invalid(_) => 400,
+            RunError::Invalid(_) | RunError::Problems(_) => 400,
             RunError::UnknownRun(_) => 404,
             RunError::Job(e) => e.http_status(),
             _ if self.is_retryable() => 503,
@@ -144,6 +245,14 @@ impl Failure for RunError {
     fn details(&self) -> Vec<handoff_runtime::ErrorDetail> {
         match self {
             RunError::Job(e) => e.details(),
+            RunError::Problems(p) => {
+                p.0.iter()
+                    .map(|p| handoff_runtime::ErrorDetail {
+                        field: p.field.clone(),
+                        problem: p.problem.clone(),
+                    })
+                    .collect()
+            }
             _ => Vec::new(),
         }
     }
@@ -356,18 +465,27 @@ impl BillingRuns {
                 });
             }
         }
+        // Invoiced means issued (a draft awaiting approval is not); a dry run counts what
+        // would be invoiced.
+        let counted = if request.dry_run { "dry_run" } else { "issued" };
+        let invoiced: Vec<&JobReport> = jobs
+            .iter()
+            .filter(|j| j.status == counted && j.gross_total.is_some())
+            .collect();
         let mut totals: BTreeMap<String, rust_decimal::Decimal> = BTreeMap::new();
-        for job in &jobs {
-            if let Some(gross) = job.gross_total {
-                *totals
-                    .entry(gross.currency().code().to_owned())
-                    .or_default() += gross.amount();
-            }
+        for gross in invoiced.iter().filter_map(|j| j.gross_total) {
+            *totals
+                .entry(gross.currency().code().to_owned())
+                .or_default() += gross.amount();
         }
         let failed = jobs.iter().filter(|j| j.status == "failed").count();
         let done = jobs
             .iter()
             .filter(|j| j.status != "queued" && j.status != "failed")
+            .count();
+        let awaiting_approval = jobs
+            .iter()
+            .filter(|j| j.status == "awaiting_approval")
             .count();
         Ok(RunReport {
             run_id: run_id.to_owned(),
@@ -382,14 +500,8 @@ impl BillingRuns {
             contracts_due: jobs.len(),
             done,
             failed,
-            invoices: jobs
-                .iter()
-                .filter(|j| {
-                    j.invoice_id.is_some()
-                        && j.gross_total.is_some()
-                        && !j.status.starts_with("dry")
-                })
-                .count(),
+            invoices: invoiced.len(),
+            awaiting_approval,
             totals: totals
                 .into_iter()
                 .map(|(c, t)| (c, t.to_string()))

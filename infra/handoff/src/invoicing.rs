@@ -160,7 +160,7 @@ fn build(delivery: &Delivery, seed: &Path) -> anyhow::Result<(Finance, ChartOfAc
 
 fn print_run(report: &RunReport, names: &BTreeMap<String, String>) {
     println!(
-        "  run {} ({}, as of {}): {} contract(s) due, {} done, {} failed, {} invoice(s), totals {:?}",
+        "  run {} ({}, as of {}): {} contract(s) due, {} done, {} failed; {} invoice(s) issued, totals {:?}; {} draft(s) awaiting approval",
         &report.run_id[..8],
         report.trigger,
         report.as_of,
@@ -168,7 +168,8 @@ fn print_run(report: &RunReport, names: &BTreeMap<String, String>) {
         report.done,
         report.failed,
         report.invoices,
-        report.totals
+        report.totals,
+        report.awaiting_approval
     );
     for job in &report.jobs {
         let name = names

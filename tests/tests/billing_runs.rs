@@ -1,0 +1,566 @@
+//! Billing runs end to end on both adapter sets: the schedule's event plans the contracts
+//! due that day, one FIFO job per contract, the jobs run through the consumer, and the
+//! run's report adds up to the issued invoices to the cent. A permanent failure is parked
+//! in the DLQ with its reason; a dry run claims nothing and prices a what-if.
+
+#[macro_use]
+mod harness;
+
+use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
+use handoff_domain::catalog::RoleCode;
+use handoff_domain::hours::Hours;
+use handoff_domain::invoice::TaxTable;
+use handoff_domain::ledger::ChartOfAccounts;
+use handoff_domain::{ContractId, ExternalId, ProjectId, SourceSystem};
+use handoff_ports::{Key, Queue, ReceivedMessage};
+use handoff_runtime::Failure;
+use harness::{billing, converter, noon_2026_11_26, seed, Harness};
+use invoice_generator::claims::unbilled;
+use invoice_generator::consumer;
+use invoice_generator::job::{invoice_id_for, Invoicing};
+use invoice_generator::runs::{BillingRuns, RunError, RunReport, RunRequest};
+use rust_decimal::Decimal;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use timesheet_billing_trigger::service::SignalEnvelope;
+
+contract_cases!(
+    the_schedule_plans_the_due_contracts_and_the_report_adds_up,
+    an_unrecognised_event_is_refused_and_enqueues_nothing,
+    a_dry_run_claims_nothing_and_prices_a_what_if,
+);
+
+/// Globex's December: 3 entries x 2 h x 135.00 USD = 810.00; US-CA 7.25 % = 58.725,
+/// rounded half-up to 58.73; gross 868.73.
+const GLOBEX_NET: &str = "810.00";
+const GLOBEX_GROSS: &str = "868.73";
+const ENTRIES: usize = 3;
+/// Globex, Acme and the tax-less copy of Globex invoice from `northwind-us`.
+const COUNTER_PK: &str = "COUNTER#northwind-us#INV#2026";
+
+fn fixture(path: &str) -> Value {
+    let text = std::fs::read_to_string(format!(
+        "{}/fixtures/aws/{path}",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .or_else(|_| {
+        std::fs::read_to_string(format!(
+            "{}/../../shared/fixtures/aws/{path}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+    })
+    .unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
+fn day(text: &str) -> chrono::NaiveDate {
+    text.parse().unwrap()
+}
+
+fn invoicing(h: &Harness) -> Invoicing {
+    Invoicing {
+        store: h.store.clone(),
+        tax: Arc::new(TaxTable::from_json(&seed("tax_rates.json")).unwrap()),
+        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
+        main_table: h.table.clone(),
+        series_prefix: "INV".into(),
+    }
+}
+
+struct Setup {
+    runs: BillingRuns,
+    jobs: Arc<dyn Queue>,
+    dead_letter: Arc<dyn Queue>,
+    globex: (ProjectId, ContractId),
+    acme: ContractId,
+    initech: ContractId,
+    untaxed: (ProjectId, ContractId),
+}
+
+/// A sample deal, edited (a copy gets its own CRM id, customer and domain).
+async fn convert(
+    h: &Harness,
+    deal: &str,
+    edit: impl FnOnce(&mut Value),
+) -> (ProjectId, ContractId) {
+    let mut value: Value = serde_json::from_str(&seed(&format!("deals/{deal}.json"))).unwrap();
+    edit(&mut value);
+    let input: handoff_domain::deal::DealInput = serde_json::from_value(value).unwrap();
+    let outcome = converter(h, noon_2026_11_26())
+        .convert(&input, None)
+        .await
+        .unwrap();
+    (outcome.project_id, outcome.contract_id)
+}
+
+async fn time_entries(h: &Harness, project: ProjectId, prefix: &str) {
+    let billing = billing(h.store.clone(), &h.table);
+    for i in 0..ENTRIES {
+        let signal = Signal::Time(TimeEntry {
+            source: SourceRef {
+                system: SourceSystem::new("jira").unwrap(),
+                id: ExternalId::new(&format!("{prefix}-{i}")).unwrap(),
+                version: 1,
+            },
+            resource: "kenji-sato".into(),
+            role: RoleCode::new("engineer").unwrap(),
+            work_date: day("2026-12-07") + chrono::Duration::days(i as i64),
+            hours: Hours::new("2".parse().unwrap()).unwrap(),
+            billable: true,
+            note: None,
+        });
+        billing
+            .apply(&SignalEnvelope {
+                project_id: project,
+                signal,
+            })
+            .await
+            .unwrap();
+    }
+}
+
+/// Globex (monthly T&M), Acme (on milestone, nothing accepted), Initech (retainer) and,
+/// with `untaxed_copy`, a copy of Globex whose customer has no tax jurisdiction.
+async fn setup(h: &Harness, untaxed_copy: bool) -> Setup {
+    let globex = convert(h, "globex-data", |_| {}).await;
+    let acme = convert(h, "acme-website", |_| {}).await.1;
+    let initech = convert(h, "initech-support", |_| {}).await.1;
+    time_entries(h, globex.0, "g").await;
+    let untaxed = if untaxed_copy {
+        let copy = convert(h, "globex-data", |v| {
+            v["crm"]["deal_id"] = json!("1187-untaxed");
+            v["customer"]["external_id"] = json!("org-untaxed");
+            v["customer"]["name"] = json!("Untaxed Holdings");
+            v["customer"]["domain"] = json!("untaxed.example");
+            v["customer"]
+                .as_object_mut()
+                .unwrap()
+                .remove("tax_jurisdiction");
+        })
+        .await;
+        time_entries(h, copy.0, "u").await;
+        copy
+    } else {
+        globex
+    };
+    let jobs = h.queue("invoice-jobs.fifo").await;
+    let dead_letter = h.queue("invoice-jobs-dlq.fifo").await;
+    Setup {
+        runs: BillingRuns {
+            invoicing: invoicing(h),
+            jobs: jobs.clone(),
+            relay: None,
+        },
+        jobs,
+        dead_letter,
+        globex,
+        acme,
+        initech,
+        untaxed,
+    }
+}
+
+/// Receives until at least `expected` messages arrived and the queue has no more.
+async fn receive(queue: &dyn Queue, expected: usize) -> Vec<ReceivedMessage> {
+    let mut received = Vec::new();
+    for _ in 0..10 {
+        let batch = queue.receive(10, 1).await.unwrap();
+        let empty = batch.is_empty();
+        received.extend(batch);
+        if empty && received.len() >= expected {
+            break;
+        }
+    }
+    received
+}
+
+/// The Lambda event SQS would deliver for `messages`, shaped like AWS's FIFO fixture.
+fn sqs_event(messages: &[ReceivedMessage]) -> Value {
+    let template = fixture("aws_sqs_event_fifo_docs.json")["Records"][0].clone();
+    let records: Vec<Value> = messages
+        .iter()
+        .map(|m| {
+            let mut record = template.clone();
+            record["messageId"] = json!(m.message_id);
+            record["receiptHandle"] = json!(m.receipt_handle);
+            record["body"] = json!(m.body);
+            record["attributes"]["MessageGroupId"] = json!(m.group_id.clone().unwrap());
+            record["attributes"]["MessageDeduplicationId"] = json!(m.message_id);
+            record["attributes"]["ApproximateReceiveCount"] = json!(m.receive_count.to_string());
+            record["eventSourceARN"] =
+                json!("arn:aws:sqs:us-east-1:123456789012:handoff-dev-invoice-jobs.fifo");
+            record
+        })
+        .collect();
+    json!({ "Records": records })
+}
+
+/// Runs the received jobs through the consumer and acknowledges what it did not report.
+async fn drain(s: &Setup, messages: &[ReceivedMessage]) -> Value {
+    if messages.is_empty() {
+        return json!({"batchItemFailures": []});
+    }
+    let response = consumer::handle(&s.runs, s.dead_letter.as_ref(), sqs_event(messages))
+        .await
+        .unwrap();
+    let failed: BTreeSet<&str> = response["batchItemFailures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["itemIdentifier"].as_str().unwrap())
+        .collect();
+    for m in messages {
+        if !failed.contains(m.message_id.as_str()) {
+            s.jobs.delete(&m.receipt_handle).await.unwrap();
+        }
+    }
+    response
+}
+
+fn schedule_event(time: &str) -> Value {
+    let mut event = fixture("aws_eventbridge_scheduler_default_event.json");
+    assert_eq!(
+        event["detail"],
+        json!("{}"),
+        "the Scheduler's detail is a string"
+    );
+    event["time"] = json!(time);
+    event
+}
+
+async fn counter(h: &Harness) -> Option<String> {
+    h.store
+        .get(&h.table, &Key::new(COUNTER_PK, "COUNTER"))
+        .await
+        .unwrap()
+        .and_then(|c| match c.get("last") {
+            Some(handoff_ports::AttributeValue::N(n)) => Some(n.clone()),
+            _ => None,
+        })
+}
+
+fn job(report: &RunReport, contract: ContractId) -> &invoice_generator::runs::JobReport {
+    let id = contract.to_string();
+    report
+        .jobs
+        .iter()
+        .find(|j| j.contract_id == id)
+        .unwrap_or_else(|| panic!("no job for {id}: {report:#?}"))
+}
+
+async fn the_schedule_plans_the_due_contracts_and_the_report_adds_up(h: Harness) {
+    let s = setup(&h, true).await;
+    // The Scheduler fires on the month's last day at 23:30 UTC.
+    let event = schedule_event("2026-12-31T23:30:00Z");
+    let planned: RunReport = serde_json::from_value(
+        consumer::handle(&s.runs, s.dead_letter.as_ref(), event.clone())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(planned.as_of, day("2026-12-31"));
+    assert_eq!(planned.trigger, "schedule");
+    assert!(!planned.dry_run);
+    assert_eq!(planned.status, "running", "{planned:#?}");
+    // Due on the 31st: Globex (monthly), Acme (on milestone: every day), the untaxed
+    // copy (monthly). Initech is a retainer, billed on the 1st.
+    let due: BTreeSet<String> = planned.jobs.iter().map(|j| j.contract_id.clone()).collect();
+    let expected: BTreeSet<String> = [s.globex.1, s.acme, s.untaxed.1]
+        .iter()
+        .map(|c| c.to_string())
+        .collect();
+    assert_eq!(due, expected, "{planned:#?}");
+    assert!(!due.contains(&s.initech.to_string()));
+    assert_eq!(planned.contracts_due, 3);
+    assert_eq!((planned.done, planned.failed, planned.invoices), (0, 0, 0));
+    assert!(planned.jobs.iter().all(|j| j.status == "queued"));
+    assert_eq!(job(&planned, s.globex.1).period, "2026-12");
+    assert_eq!(job(&planned, s.acme).period, "2026-12-31");
+
+    // The same event redelivered: the same run, and no second message per contract.
+    let again: RunReport = serde_json::from_value(
+        consumer::handle(&s.runs, s.dead_letter.as_ref(), event.clone())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(again.run_id, planned.run_id);
+    assert_eq!(again.contracts_due, 3);
+    // An EventBridge rule's event for the same day (object detail with `as_of`) is the
+    // same schedule run too.
+    let mut rule = fixture("aws_eventbridge_scheduled_event.json");
+    rule["detail"] = json!({"as_of": "2026-12-31"});
+    let by_rule: RunReport = serde_json::from_value(
+        consumer::handle(&s.runs, s.dead_letter.as_ref(), rule)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(by_rule.run_id, planned.run_id);
+
+    let messages = receive(s.jobs.as_ref(), 3).await;
+    let mut groups: BTreeMap<String, usize> = BTreeMap::new();
+    for m in &messages {
+        let body: Value = serde_json::from_str(&m.body).unwrap();
+        assert_eq!(body["run_id"], json!(planned.run_id));
+        assert_eq!(
+            m.group_id.as_deref(),
+            body["contract_id"].as_str(),
+            "group id = contract id"
+        );
+        *groups.entry(m.group_id.clone().unwrap()).or_default() += 1;
+    }
+    assert_eq!(
+        groups,
+        expected
+            .iter()
+            .map(|c| (c.clone(), 1))
+            .collect::<BTreeMap<_, _>>(),
+        "one message per due contract (the redeliveries deduplicated)"
+    );
+
+    let response = drain(&s, &messages).await;
+    assert_eq!(
+        response["batchItemFailures"],
+        json!([]),
+        "the permanent failure is parked, not retried"
+    );
+    let report = s.runs.report(&planned.run_id).await.unwrap();
+    assert_eq!(report.status, "completed", "{report:#?}");
+    assert_eq!(
+        (report.contracts_due, report.done, report.failed),
+        (3, 2, 1),
+        "{report:#?}"
+    );
+    assert_eq!(report.invoices, 1, "{report:#?}");
+
+    let globex = job(&report, s.globex.1);
+    assert_eq!(globex.status, "issued");
+    assert_eq!(globex.number.as_deref(), Some("INV-2026-000001"));
+    let invoice = invoice_id_for(s.globex.1, "2026-12");
+    assert_eq!(globex.invoice_id, Some(invoice));
+    let record = s.runs.invoicing.record(invoice).await.unwrap().unwrap();
+    let draft = record.draft.unwrap();
+    assert_eq!(record.status, "issued");
+    assert_eq!(
+        draft.net_total.amount(),
+        GLOBEX_NET.parse::<Decimal>().unwrap()
+    );
+    assert_eq!(
+        draft.gross_total.amount(),
+        GLOBEX_GROSS.parse::<Decimal>().unwrap()
+    );
+    assert_eq!(globex.gross_total, Some(draft.gross_total));
+    assert_eq!(
+        report.totals,
+        BTreeMap::from([("USD".to_owned(), GLOBEX_GROSS.to_owned())]),
+        "the run's total is the issued invoice's gross"
+    );
+    assert_eq!(job(&report, s.acme).status, "nothing_to_invoice");
+
+    let untaxed = job(&report, s.untaxed.1);
+    assert_eq!(untaxed.status, "failed", "{report:#?}");
+    assert!(
+        untaxed
+            .reason
+            .as_deref()
+            .unwrap_or_default()
+            .contains("tax jurisdiction"),
+        "{untaxed:#?}"
+    );
+    assert_eq!(untaxed.number, None);
+    assert_eq!(
+        counter(&h).await.as_deref(),
+        Some("1"),
+        "the failure took no number"
+    );
+    let parked = receive(s.dead_letter.as_ref(), 1).await;
+    assert_eq!(parked.len(), 1, "{parked:#?}");
+    let body: Value = serde_json::from_str(&parked[0].body).unwrap();
+    assert_eq!(body["contract_id"], json!(s.untaxed.1.to_string()));
+    assert_eq!(
+        parked[0]
+            .attributes
+            .get(handoff_runtime::sqs_batch::FAILURE_CODE_ATTRIBUTE)
+            .map(String::as_str),
+        Some("no_tax_jurisdiction"),
+        "{parked:#?}"
+    );
+    assert!(
+        parked[0]
+            .attributes
+            .get(handoff_runtime::sqs_batch::FAILURE_REASON_ATTRIBUTE)
+            .is_some_and(|r| r.contains("tax jurisdiction")),
+        "{parked:#?}"
+    );
+
+    // The schedule redelivered after the jobs ran: the same run, nothing issued twice.
+    let after: RunReport = serde_json::from_value(
+        consumer::handle(&s.runs, s.dead_letter.as_ref(), event)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(after.run_id, planned.run_id);
+    let redelivered = receive(s.jobs.as_ref(), 0).await;
+    // Finished jobs are not enqueued again; the failed one is (SQS drops it as a duplicate
+    // within its 5-minute deduplication window, moto does not once it was deleted), and
+    // running it again fails again without touching anything.
+    assert!(
+        redelivered
+            .iter()
+            .all(|m| m.group_id == Some(s.untaxed.1.to_string())),
+        "{redelivered:#?}"
+    );
+    drain(&s, &redelivered).await;
+    let last = s.runs.report(&planned.run_id).await.unwrap();
+    assert_eq!(last.invoices, 1);
+    assert_eq!(last.totals, report.totals);
+    assert_eq!(
+        job(&last, s.globex.1).number.as_deref(),
+        Some("INV-2026-000001")
+    );
+    assert_eq!(counter(&h).await.as_deref(), Some("1"), "no second invoice");
+
+    // On the 1st the retainer is due, and the monthly contracts are not.
+    let january: RunReport = serde_json::from_value(
+        consumer::handle(
+            &s.runs,
+            s.dead_letter.as_ref(),
+            schedule_event("2027-01-01T06:00:00Z"),
+        )
+        .await
+        .unwrap(),
+    )
+    .unwrap();
+    let due: BTreeSet<String> = january.jobs.iter().map(|j| j.contract_id.clone()).collect();
+    assert!(due.contains(&s.initech.to_string()), "{january:#?}");
+    assert!(!due.contains(&s.globex.1.to_string()), "{january:#?}");
+    assert_ne!(january.run_id, planned.run_id);
+}
+
+async fn an_unrecognised_event_is_refused_and_enqueues_nothing(h: Harness) {
+    let s = setup(&h, false).await;
+    let custom = fixture("aws_eventbridge_scheduler_custom_input_event.json");
+    let err = consumer::handle(&s.runs, s.dead_letter.as_ref(), custom)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, RunError::Invalid(_)), "{err:?}");
+    assert!(!err.is_retryable());
+    // A rule event whose detail is not a schedule's is refused too, with its reason.
+    let mut rule = fixture("aws_eventbridge_scheduled_event.json");
+    rule["detail"] = json!({"backupID": "123"});
+    let err = consumer::handle(&s.runs, s.dead_letter.as_ref(), rule)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("backupID"), "{err}");
+    assert!(
+        s.jobs.receive(10, 1).await.unwrap().is_empty(),
+        "nothing enqueued"
+    );
+    assert!(s.dead_letter.receive(10, 0).await.unwrap().is_empty());
+}
+
+async fn a_dry_run_claims_nothing_and_prices_a_what_if(h: Harness) {
+    let s = setup(&h, false).await;
+    let (project, contract) = s.globex;
+    let unbilled_before = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(unbilled_before.len(), ENTRIES);
+    let only_globex = Some(vec![contract.to_string()]);
+    // A what-if needs a dry run.
+    let request: RunRequest = serde_json::from_value(json!({
+        "as_of": "2026-12-31",
+        "contracts": only_globex,
+        "what_if": {"rates": {"engineer": {"amount": "120.00", "currency": "USD"}}},
+    }))
+    .unwrap();
+    let err = s.runs.start(&request, "api").await.unwrap_err();
+    assert!(matches!(err, RunError::Invalid(_)), "{err:?}");
+    assert!(s.jobs.receive(10, 0).await.unwrap().is_empty());
+
+    let what_ifs = [
+        // 6 h x 120.00 = 720.00 + 52.20 tax = 772.20.
+        (
+            json!({"rates": {"engineer": {"amount": "120.00", "currency": "USD"}}}),
+            "772.20",
+        ),
+        // The 810.00 of unbilled time cut at a 500.00 cap: 500.00 + 36.25 = 536.25.
+        (
+            json!({"cap": {"amount": "500.00", "currency": "USD"}}),
+            "536.25",
+        ),
+    ];
+    let mut runs = BTreeSet::new();
+    for (what_if, simulated_gross) in what_ifs {
+        let request: RunRequest = serde_json::from_value(json!({
+            "as_of": "2026-12-31", "dry_run": true, "contracts": only_globex, "what_if": what_if,
+        }))
+        .unwrap();
+        let planned = s.runs.start(&request, "api").await.unwrap();
+        assert!(
+            runs.insert(planned.run_id.clone()),
+            "a what-if is its own run"
+        );
+        assert_eq!(planned.contracts_due, 1, "{planned:#?}");
+        let messages = receive(s.jobs.as_ref(), 1).await;
+        assert_eq!(messages.len(), 1);
+        assert_eq!(drain(&s, &messages).await["batchItemFailures"], json!([]));
+        let report = s.runs.report(&planned.run_id).await.unwrap();
+        assert!(report.dry_run);
+        assert_eq!(report.status, "completed");
+        // A dry run counts the invoices it would issue; nothing is issued.
+        assert_eq!(
+            (report.done, report.failed, report.invoices),
+            (1, 0, 1),
+            "{report:#?}"
+        );
+        let j = job(&report, contract);
+        assert_eq!(j.status, "dry_run");
+        assert_eq!(j.number, None);
+        let dry = j.dry_run.clone().unwrap();
+        let current = dry.current.unwrap().gross_total;
+        let simulated = dry.simulated.unwrap().gross_total;
+        assert_eq!(current.amount(), GLOBEX_GROSS.parse::<Decimal>().unwrap());
+        assert_eq!(
+            simulated.amount(),
+            simulated_gross.parse::<Decimal>().unwrap(),
+            "{what_if}"
+        );
+        assert!(simulated.amount() < current.amount());
+        assert_eq!(
+            dry.difference.unwrap().amount(),
+            simulated.amount() - current.amount(),
+            "difference = simulated - current"
+        );
+        assert_eq!(
+            report.totals,
+            BTreeMap::from([("USD".to_owned(), GLOBEX_GROSS.to_owned())]),
+            "a dry run's total is what would be invoiced now"
+        );
+    }
+    // Nothing was claimed, stored or numbered.
+    let unbilled_after = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap();
+    let ids = |v: &[(Key, handoff_domain::billing::BillableItem)]| -> BTreeSet<String> {
+        v.iter().map(|(_, i)| i.id.to_string()).collect()
+    };
+    assert_eq!(ids(&unbilled_after), ids(&unbilled_before));
+    let invoice = invoice_id_for(contract, "2026-12");
+    assert_eq!(s.runs.invoicing.record(invoice).await.unwrap(), None);
+    assert_eq!(counter(&h).await, None, "the counter is untouched");
+    // The real run afterwards still issues the whole month.
+    let outcome = s
+        .runs
+        .invoicing
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(
+        outcome.draft.unwrap().gross_total.amount(),
+        GLOBEX_GROSS.parse::<Decimal>().unwrap()
+    );
+}
