@@ -8,14 +8,83 @@ use handoff_ports::{
     AttributeValue, BatchWrite, CancellationReason, Condition, Cursor, Index, Item, Key, Page,
     Query, Store, StoreError, Update, WriteOp, BATCH_WRITE_ITEMS_MAX,
 };
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
 /// DynamoDB's item size limit; the memory store estimates sizes the same way (names and
 /// values in bytes) so an oversized record fails here first.
 pub const ITEM_BYTES_MAX: usize = 400 * 1024;
 
-type Table = BTreeMap<Key, Item>;
+/// One table: its items in key order, and the keys of every partition of the table and of
+/// each sparse index, so a query reads its partition rather than the whole table (the
+/// embedded runner bills a million items; a scan per query made that quadratic).
+#[derive(Debug, Default)]
+struct Table {
+    items: BTreeMap<Key, Item>,
+    partitions: HashMap<(Option<Index>, String), BTreeSet<Key>>,
+}
+
+fn partitions_of(item: &Item) -> Vec<(Option<Index>, String)> {
+    let text = |attribute: &str| match item.get(attribute) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let mut found: Vec<(Option<Index>, String)> = text(handoff_ports::PARTITION_KEY)
+        .map(|pk| (None, pk))
+        .into_iter()
+        .collect();
+    for index in Index::ALL {
+        if let (Some(pk), Some(_)) = (
+            text(index.partition_attribute()),
+            text(index.sort_attribute()),
+        ) {
+            found.push((Some(index), pk));
+        }
+    }
+    found
+}
+
+impl Table {
+    fn get(&self, key: &Key) -> Option<&Item> {
+        self.items.get(key)
+    }
+
+    fn values(&self) -> impl Iterator<Item = &Item> {
+        self.items.values()
+    }
+
+    fn insert(&mut self, key: Key, item: Item) {
+        self.remove(&key);
+        for partition in partitions_of(&item) {
+            self.partitions.entry(partition).or_default().insert(key.clone());
+        }
+        self.items.insert(key, item);
+    }
+
+    fn remove(&mut self, key: &Key) {
+        let Some(old) = self.items.remove(key) else {
+            return;
+        };
+        for partition in partitions_of(&old) {
+            if let Some(keys) = self.partitions.get_mut(&partition) {
+                keys.remove(key);
+                if keys.is_empty() {
+                    self.partitions.remove(&partition);
+                }
+            }
+        }
+    }
+
+    /// The items of one partition of the table or of an index.
+    fn partition(&self, index: Option<Index>, partition: &str) -> Vec<&Item> {
+        self.partitions
+            .get(&(index, partition.to_owned()))
+            .into_iter()
+            .flatten()
+            .filter_map(|k| self.items.get(k))
+            .collect()
+    }
+}
 
 #[derive(Debug, Default)]
 pub struct MemoryStore {
@@ -316,7 +385,8 @@ impl Store for MemoryStore {
         let mut tables = self.lock();
         let table = table_mut(&mut tables, &query.table)?;
         let mut matching: Vec<&Item> = table
-            .values()
+            .partition(query.index, &query.partition)
+            .into_iter()
             .filter(|i| matches_partition(i, query))
             .collect();
         matching.sort_by_key(|i| position(i, query.index));
