@@ -1,4 +1,5 @@
-//! A billing run: one invoice job (`Invoicing::run`) per contract.
+//! A billing run as it runs in AWS: the planner enqueues one job per due contract, the
+//! consumers run them (claim, invoice, number, journal, outbox relay).
 //!
 //! ```sh
 //! cargo bench -p invoice-generator --bench billing_run                       # memory, full size
@@ -9,8 +10,8 @@
 //! Memory part (default): `--contracts` T&M contracts (default 10,000) with `--items`
 //! unbilled items (default 1,000,000, spread evenly, dated in December 2026) rated through
 //! the real billing service, so the items are stored exactly as the invoice job reads them.
-//! The billing run is timed once per `--concurrency` value (default `1,4`; each on a freshly
-//! seeded store): items/s, invoices/s, wall time, seeding time, peak RSS (`VmHWM`).
+//! The billing run (planner + jobs queue + consumers) is timed once per `--concurrency`
+//! value (consumers; default `1,4`; each on a freshly seeded store): items/s, invoices/s, wall time, seeding time, peak RSS (`VmHWM`).
 //!
 //! AWS part (`--aws` or `HANDOFF_BENCH_AWS=1`; add `--memory` to run both): the same on the
 //! AWS adapters against `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` (e.g.
@@ -24,9 +25,10 @@
 //! numbers are exactly 1..N. A bench measuring the wrong work panics instead.
 
 use handoff_adapters_aws::counting::{DYNAMODB, SQS};
-use handoff_adapters_aws::{tables, DynamoStore, RequestCounter, RequestCounts};
+use handoff_adapters_aws::{tables, DynamoStore, RequestCounter, RequestCounts, SqsQueue};
 use handoff_adapters_memory::MemoryStore;
 use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
+use handoff_domain::billing_calendar::{cadence, due_period};
 use handoff_domain::catalog::{Catalog, RoleCode};
 use handoff_domain::deal::{validate, DealInput};
 use handoff_domain::hours::Hours;
@@ -36,18 +38,18 @@ use handoff_domain::project::{contract_id, convert, ProjectSkeleton};
 use handoff_domain::rates::RateBook;
 use handoff_domain::{ContractId, ExternalId, ProjectId, SourceSystem};
 use handoff_ports::{AttributeValue, Key, Store};
+use handoff_ports::{Queue, RECEIVE_BATCH_MAX};
 use invoice_generator::claims::{claimed_by, unbilled};
-use invoice_generator::job::{Invoicing, JobOutcome};
+use invoice_generator::job::{invoice_id_for, Invoicing, JobOutcome};
+use invoice_generator::relay::Relay;
+use invoice_generator::runs::{BillingRuns, JobMessage, RunRequest};
 use rust_decimal::Decimal;
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
 
-const PERIOD: &str = "2026-12";
-const PERIOD_START: &str = "2026-12-01";
 const CUTOFF: &str = "2026-12-31";
-const ISSUE_ON: &str = "2026-12-31";
 
 // On-demand prices, us-east-1 (standard table class).
 const USD_PER_MILLION_WRU: f64 = 0.625;
@@ -197,6 +199,12 @@ async fn seed_store(
             "skeleton".into(),
             AttributeValue::S(serde_json::to_string(&p).expect("json")),
         );
+        // Listed as the converter lists contracts for the billing planner.
+        item.insert("GSI2PK".into(), AttributeValue::S("CONTRACTS".into()));
+        item.insert(
+            "GSI2SK".into(),
+            AttributeValue::S(p.contract.contract_id.to_string()),
+        );
         store.put(table, item, None).await.expect("put project");
         all.push(Contract {
             project: p.project_id,
@@ -238,6 +246,24 @@ async fn seed_store(
     )
 }
 
+fn billing_runs(
+    store: Arc<dyn Store>,
+    table: &str,
+    r: &Reference,
+    jobs: Arc<dyn Queue>,
+    outbox: Arc<dyn Queue>,
+) -> BillingRuns {
+    BillingRuns {
+        invoicing: invoicing(store.clone(), table, r),
+        jobs,
+        relay: Some(Relay {
+            store,
+            main_table: table.to_owned(),
+            queue: outbox,
+        }),
+    }
+}
+
 fn invoicing(store: Arc<dyn Store>, table: &str, r: &Reference) -> Invoicing {
     Invoicing {
         store,
@@ -248,35 +274,84 @@ fn invoicing(store: Arc<dyn Store>, table: &str, r: &Reference) -> Invoicing {
     }
 }
 
-/// One `Invoicing::run` per contract, `workers` at a time; outcomes in contract order.
+/// The billing run as it runs in AWS: the planner (`BillingRuns::start`, as the schedule
+/// calls it) finds the due contracts and enqueues one job each on the FIFO jobs queue;
+/// `workers` consumers receive batches of 10, run each job (`BillingRuns::process`:
+/// invoice, journal, outbox relay) and delete it, as Lambda's event source mapping would.
+/// Returns the outcome per contract, in contract order.
 async fn billing_run(
-    invoicing: &Invoicing,
+    runs: &BillingRuns,
+    jobs: Arc<dyn Queue>,
     contracts: &[Contract],
     workers: usize,
 ) -> Vec<JobOutcome> {
-    let contracts = Arc::new(contracts.to_vec());
+    let as_of: chrono::NaiveDate = CUTOFF.parse().expect("date");
+    let request = RunRequest {
+        as_of,
+        ..RunRequest::default()
+    };
+    let planned = runs.start(&request, "bench").await.expect("plan the run");
+    assert_eq!(
+        planned.contracts_due,
+        contracts.len(),
+        "every contract is due"
+    );
     let tasks: Vec<_> = (0..workers)
-        .map(|w| {
-            let (invoicing, contracts) = (invoicing.clone(), contracts.clone());
+        .map(|_| {
+            let (runs, jobs) = (runs.clone(), jobs.clone());
+            let bound = contracts.len() + 10;
             tokio::spawn(async move {
-                let mut done = Vec::new();
-                for c in (w..contracts.len()).step_by(workers) {
-                    let outcome = invoicing
-                        .run(contracts[c].project, PERIOD, PERIOD_START, CUTOFF, ISSUE_ON)
-                        .await
-                        .unwrap_or_else(|e| panic!("invoice job of contract {c}: {e}"));
-                    done.push((c, outcome));
+                for _ in 0..bound {
+                    let batch = jobs.receive(RECEIVE_BATCH_MAX, 0).await.expect("receive");
+                    if batch.is_empty() {
+                        break;
+                    }
+                    for message in batch {
+                        let job: JobMessage = serde_json::from_str(&message.body).expect("job");
+                        runs.process(&job)
+                            .await
+                            .unwrap_or_else(|e| panic!("job of {}: {e}", job.contract_id));
+                        jobs.delete(&message.receipt_handle).await.expect("delete");
+                    }
                 }
-                done
             })
         })
         .collect();
-    let mut outcomes = Vec::with_capacity(contracts.len());
     for t in tasks {
-        outcomes.extend(t.await.expect("invoice task"));
+        t.await.expect("consumer task");
     }
-    outcomes.sort_by_key(|(c, _)| *c);
-    outcomes.into_iter().map(|(_, o)| o).collect()
+    let report = runs.report(&planned.run_id).await.expect("report");
+    assert_eq!(report.status, "completed", "every job done");
+    let period = due_period(cadence(&contracts_base_terms(runs, contracts).await), as_of)
+        .expect("due on the cut-off");
+    let mut outcomes = Vec::with_capacity(contracts.len());
+    for c in contracts {
+        let invoice = invoice_id_for(c.contract, &period.key);
+        let record = runs
+            .invoicing
+            .record(invoice)
+            .await
+            .expect("read invoice")
+            .expect("an invoice per contract");
+        outcomes.push(JobOutcome {
+            invoice_id: invoice,
+            number: record.number,
+            draft: record.draft,
+        });
+    }
+    outcomes
+}
+
+/// The contract terms of the first contract (all share the base deal's terms).
+async fn contracts_base_terms(
+    runs: &BillingRuns,
+    contracts: &[Contract],
+) -> handoff_domain::project::ContractTerms {
+    runs.invoicing
+        .project(contracts[0].project)
+        .await
+        .expect("project")
+        .contract
 }
 
 /// Panics unless every one of `items` seeded items is on exactly one invoice, once, and
@@ -355,12 +430,26 @@ async fn memory_part(args: &Args, r: &Reference) {
         let (all, written) = seed_store(store.clone(), table, r, contracts, items, workers).await;
         let seed_s = t.elapsed().as_secs_f64();
         assert_eq!(written, items, "one unbilled item per time entry");
-        let invoicing = invoicing(store.clone(), table, r);
+        let visibility = Duration::from_secs(180);
+        let jobs: Arc<dyn Queue> = Arc::new(handoff_adapters_memory::MemoryQueue::new(
+            "invoice-jobs.fifo",
+            visibility,
+        ));
+        let outbox = Arc::new(handoff_adapters_memory::MemoryQueue::new(
+            "accounting-outbox",
+            visibility,
+        ));
+        let runs = billing_runs(store.clone(), table, r, jobs.clone(), outbox.clone());
         let t = Instant::now();
-        let outcomes = billing_run(&invoicing, &all, workers).await;
+        let outcomes = billing_run(&runs, jobs, &all, workers).await;
         let run_s = t.elapsed().as_secs_f64();
         verify(store.as_ref(), table, &all, &outcomes, items).await;
-        println!("  {workers} concurrent job(s):");
+        assert_eq!(
+            outbox.len(),
+            contracts,
+            "one InvoiceIssued event per invoice"
+        );
+        println!("  {workers} consumer(s) of the jobs queue:");
         println!(
             "    seeding (billing service): {seed_s:>8.2} s ({:.0} items/s)",
             items as f64 / seed_s
@@ -447,9 +536,22 @@ async fn aws_part(args: &Args, r: &Reference) {
     assert_eq!(written, items, "one unbilled item per time entry");
     let seeding = counter.snapshot().since(&before_seed);
 
+    let sqs_client = aws_sdk_sqs::Client::new(&config);
+    let queue = |name: String| {
+        let (client, counter) = (sqs_client.clone(), counter.clone());
+        async move {
+            let url = tables::create_queue(&client, &name, 180, None)
+                .await
+                .unwrap_or_else(|e| panic!("create queue {name}: {e}"));
+            SqsQueue::with_counter(client, url, counter)
+        }
+    };
+    let jobs: Arc<dyn Queue> = Arc::new(queue(format!("bench-jobs-{suffix}.fifo")).await);
+    let outbox: Arc<dyn Queue> = Arc::new(queue(format!("bench-outbox-{suffix}")).await);
+    let runs = billing_runs(store.clone(), &table, r, jobs.clone(), outbox);
     let before_run = counter.snapshot();
     let t = Instant::now();
-    let outcomes = billing_run(&invoicing(store.clone(), &table, r), &all, 1).await;
+    let outcomes = billing_run(&runs, jobs, &all, 1).await;
     let run_s = t.elapsed().as_secs_f64();
     let run = counter.snapshot().since(&before_run);
     verify(store.as_ref(), &table, &all, &outcomes, items).await;
@@ -502,12 +604,6 @@ fn print_requests(run: &RequestCounts, invoices: usize, items: usize) {
     );
     for (op, n) in run.operations(SQS) {
         println!("    {op:<20} {:>6.2}", per_invoice(n, invoices));
-    }
-    if sqs == 0 {
-        println!(
-            "    (nothing in the invoice job sends to SQS yet: InvoiceIssued is written to the \
-             outbox record in DynamoDB; a relay's sends will be counted here once wired)"
-        );
     }
     let k = 1000.0 / invoices as f64;
     let est_cost = k * (est_r * USD_PER_MILLION_RRU + est_w * USD_PER_MILLION_WRU) / 1e6;
