@@ -12,7 +12,11 @@
 # answers 202 "converted" with a project id; the same delivery again answers
 # 202 with the same project id (idempotent replay); a tampered body with the
 # old signature answers 401; and exactly one ProjectConverted event for that
-# project is on the queue. Ends with "lambda-e2e: N passed, M failed".
+# project is on the queue. Then the REAL invoice-generator binary under the
+# same emulator: the EventBridge Scheduler's default event (detail is the
+# string "{}") plans a billing run with the converted contract due, and its
+# job, received from invoice-jobs.fifo and handed back as an SQS event, runs
+# without a batch failure. Ends with "lambda-e2e: N passed, M failed".
 #
 # infra/test.sh calls it (step `lambda-e2e`) with the endpoints it started
 # already exported. Standalone, when AWS_ENDPOINT_URL_DYNAMODB is unset, it
@@ -40,6 +44,8 @@ VENV="$LOCAL_DIR/venv"
 RUN="$LOCAL_DIR/run"
 PY="$VENV/bin/python" # has boto3: moto depends on it
 FUNCTION="closed-won-converter"
+BILLING_FUNCTION="invoice-generator"
+SCHEDULE_FIXTURE="$ROOT/tests/fixtures/aws/aws_eventbridge_scheduler_default_event.json"
 READY_TIMEOUT="${HANDOFF_LAMBDA_READY_TIMEOUT:-300}"
 INVOKE_TIMEOUT="${HANDOFF_LAMBDA_INVOKE_TIMEOUT:-120}"
 WATCH_LOG="$RUN/lambda-watch.log"
@@ -72,6 +78,9 @@ MAIN_TABLE="handoff-e2e-main-$SUFFIX"
 IDEM_TABLE="handoff-e2e-idempotency-$SUFFIX"
 QUEUE_NAME="e2e-project-events-$SUFFIX"
 QUEUE_URL=""
+JOBS_URL=""
+JOBS_DLQ_URL=""
+OUTBOX_URL=""
 
 # ---------------------------------------------------------------- cleanup
 
@@ -145,7 +154,7 @@ delete_resources() {
   RESOURCES_CREATED=0
   MAIN_TABLE="$MAIN_TABLE" IDEM_TABLE="$IDEM_TABLE" QUEUE_NAME="$QUEUE_NAME" \
     timeout 30 "$PY" - <<'PY' || log "could not delete the e2e tables/queue (ignored)"
-import os, boto3
+import os, sys, boto3
 ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
 sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_SQS"])
 for table in (os.environ["MAIN_TABLE"], os.environ["IDEM_TABLE"]):
@@ -154,7 +163,12 @@ for table in (os.environ["MAIN_TABLE"], os.environ["IDEM_TABLE"]):
     except ddb.exceptions.ResourceNotFoundException:
         pass
 try:
-    sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=os.environ["QUEUE_NAME"])["QueueUrl"])
+    for suffix in ("", "-jobs.fifo", "-jobs-dlq.fifo", "-outbox"):
+        try:
+            name = os.environ["QUEUE_NAME"] + suffix
+            sqs.delete_queue(QueueUrl=sqs.get_queue_url(QueueName=name)["QueueUrl"])
+        except Exception as e:  # noqa: BLE001 - best effort, reported
+            print(f"lambda-e2e: could not delete queue {name}: {e}", file=sys.stderr)
 except sqs.exceptions.QueueDoesNotExist:
     pass
 PY
@@ -205,7 +219,7 @@ log "creating $MAIN_TABLE, $IDEM_TABLE and queue $QUEUE_NAME"
 RESOURCES_CREATED=1 # before creating: a half-created set is still deleted
 QUEUE_URL="$(MAIN_TABLE="$MAIN_TABLE" IDEM_TABLE="$IDEM_TABLE" QUEUE_NAME="$QUEUE_NAME" \
   timeout 60 "$PY" - <<'PY'
-import os, boto3
+import os, sys, boto3
 ddb = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL_DYNAMODB"])
 sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_SQS"])
 
@@ -221,10 +235,10 @@ ddb.create_table(
     TableName=os.environ["MAIN_TABLE"],
     BillingMode="PAY_PER_REQUEST",
     KeySchema=keys("PK", "SK"),
-    AttributeDefinitions=[s(a) for a in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK")],
+    AttributeDefinitions=[s(a) for a in ("PK", "SK", "GSI1PK", "GSI1SK", "GSI2PK", "GSI2SK", "GSI3PK", "GSI3SK")],
     GlobalSecondaryIndexes=[
         {"IndexName": n, "KeySchema": keys(f"{n}PK", f"{n}SK"), "Projection": {"ProjectionType": "ALL"}}
-        for n in ("GSI1", "GSI2")
+        for n in ("GSI1", "GSI2", "GSI3")
     ],
 )
 ddb.create_table(
@@ -236,10 +250,15 @@ ddb.create_table(
 waiter = ddb.get_waiter("table_exists")
 for t in (os.environ["MAIN_TABLE"], os.environ["IDEM_TABLE"]):
     waiter.wait(TableName=t, WaiterConfig={"Delay": 0.2, "MaxAttempts": 50})
+fifo = {"FifoQueue": "true"}
 print(sqs.create_queue(QueueName=os.environ["QUEUE_NAME"])["QueueUrl"])
+print(sqs.create_queue(QueueName=os.environ["QUEUE_NAME"] + "-jobs.fifo", Attributes=fifo)["QueueUrl"])
+print(sqs.create_queue(QueueName=os.environ["QUEUE_NAME"] + "-jobs-dlq.fifo", Attributes=fifo)["QueueUrl"])
+print(sqs.create_queue(QueueName=os.environ["QUEUE_NAME"] + "-outbox")["QueueUrl"])
 PY
 )"
-[[ -n "$QUEUE_URL" ]] || die "queue creation returned no URL"
+{ read -r QUEUE_URL; read -r JOBS_URL; read -r JOBS_DLQ_URL; read -r OUTBOX_URL; } <<<"$QUEUE_URL"
+[[ -n "$QUEUE_URL" && -n "$OUTBOX_URL" ]] || die "queue creation returned no URL"
 
 # ---------------------------------------------------------------- 2. emulator
 
@@ -248,8 +267,8 @@ PY
 # same feature set and fingerprint): the watcher only compiles on the first
 # invoke, where a compile error would look like a hung invoke. With the
 # shared target dir this is a relink at most after `cargo test`.
-log "building $FUNCTION (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
-cargo build --bin "$FUNCTION"
+log "building $FUNCTION and $BILLING_FUNCTION (CARGO_TARGET_DIR=$CARGO_TARGET_DIR)"
+cargo build --bin "$FUNCTION" --bin "$BILLING_FUNCTION"
 
 # A free loopback port: bind port 0, read it, release it. The emulator binds
 # 127.0.0.1 only (its default is every interface, `::`).
@@ -271,6 +290,9 @@ env \
   MAIN_TABLE_NAME="$MAIN_TABLE" \
   IDEMPOTENCY_TABLE_NAME="$IDEM_TABLE" \
   PROJECT_EVENTS_QUEUE_URL="$QUEUE_URL" \
+  INVOICE_JOBS_QUEUE_URL="$JOBS_URL" \
+  INVOICE_JOBS_DLQ_URL="$JOBS_DLQ_URL" \
+  ACCOUNTING_OUTBOX_QUEUE_URL="$OUTBOX_URL" \
   CRM_WEBHOOK_SECRETS="$SECRET" \
   RUST_LOG="${RUST_LOG:-info}" \
   cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$PORT" --ignore-changes \
@@ -358,12 +380,12 @@ function_exited() {
   tail -n 20 "$WATCH_LOG" >&2
 }
 invoke() {
-  local event="$1" out="$2" ipid rc=0 deadline
+  local event="$1" out="$2" function="${3:-$FUNCTION}" ipid rc=0 deadline
   if function_exited; then
     log "not invoking $(basename "$event"): the function is no longer running"
     return 1
   fi
-  cargo lambda invoke "$FUNCTION" --invoke-address 127.0.0.1 --invoke-port "$PORT" \
+  cargo lambda invoke "$function" --invoke-address 127.0.0.1 --invoke-port "$PORT" \
     --data-file "$event" >"$out" 2>"$out.stderr" &
   ipid=$!
   INVOKE_PID=$ipid
@@ -518,6 +540,72 @@ check "signed delivery → 202 converted with a project id" first_delivery
 check "same delivery again → 202, same project id" replay
 check "tampered body, old signature → 401" tampered
 check "exactly one ProjectConverted for the project on the queue" one_event
+
+# The invoice generator under the same emulator: the EventBridge Scheduler's
+# default event (detail is the string "{}") for today plans a billing run;
+# the converted project bills on milestone acceptance, so it is due every
+# day: one job on the FIFO jobs queue, grouped by its contract. That job,
+# received and handed back as an SQS event, runs with no batch failure.
+schedule_event() {
+  "$PY" - "$SCHEDULE_FIXTURE" "$RUN/e2e-schedule.json" <<'PY'
+import json, sys, time
+with open(sys.argv[1]) as f:
+    event = json.load(f)
+assert event["detail"] == "{}", "the Scheduler's default event carries detail as a string"
+event["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+with open(sys.argv[2], "w") as f:
+    json.dump(event, f)
+PY
+}
+planned_run() {
+  local out="$RUN/e2e-run.json"
+  schedule_event || return 1
+  invoke "$RUN/e2e-schedule.json" "$out" "$BILLING_FUNCTION" || return 1
+  "$PY" - "$out" <<'PY'
+import json, sys
+report = json.load(open(sys.argv[1]))
+if report.get("trigger") != "schedule" or report.get("contracts_due") != 1:
+    print(f"lambda-e2e:   unexpected run report: {report}", file=sys.stderr)
+    sys.exit(1)
+print(f"lambda-e2e:   run {report['run_id']}: {report['contracts_due']} contract due", file=sys.stderr)
+PY
+}
+job_consumed() {
+  JOBS_URL="$JOBS_URL" timeout 60 "$PY" - "$RUN/e2e-jobs.json" <<'PY' || return 1
+import json, os, sys, boto3
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL_SQS"])
+got = []
+for _ in range(5):
+    got = sqs.receive_message(QueueUrl=os.environ["JOBS_URL"], MaxNumberOfMessages=10,
+                              WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
+    if got:
+        break
+if len(got) != 1:
+    print(f"lambda-e2e:   {len(got)} jobs on the queue, expected 1", file=sys.stderr)
+    sys.exit(1)
+m = got[0]
+job = json.loads(m["Body"])
+if m["Attributes"].get("MessageGroupId") != job["contract_id"]:
+    print(f"lambda-e2e:   job grouped by {m['Attributes'].get('MessageGroupId')}, not its contract", file=sys.stderr)
+    sys.exit(1)
+record = {"messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+          "attributes": m["Attributes"], "messageAttributes": {}, "md5OfBody": m["MD5OfBody"],
+          "eventSource": "aws:sqs", "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:jobs.fifo",
+          "awsRegion": "us-east-1"}
+json.dump({"Records": [record]}, open(sys.argv[1], "w"))
+PY
+  invoke "$RUN/e2e-jobs.json" "$RUN/e2e-jobs-response.json" "$BILLING_FUNCTION" || return 1
+  "$PY" - "$RUN/e2e-jobs-response.json" <<'PY'
+import json, sys
+answer = json.load(open(sys.argv[1]))
+if answer.get("batchItemFailures") != []:
+    print(f"lambda-e2e:   the job failed: {answer}", file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+check "schedule event (string detail) → a billing run with the due contract" planned_run
+check "its job on invoice-jobs.fifo, grouped by contract, runs without failure" job_consumed
 
 # ---------------------------------------------------------------- 5. stop
 
