@@ -56,7 +56,10 @@ impl Table {
     fn insert(&mut self, key: Key, item: Item) {
         self.remove(&key);
         for partition in partitions_of(&item) {
-            self.partitions.entry(partition).or_default().insert(key.clone());
+            self.partitions
+                .entry(partition)
+                .or_default()
+                .insert(key.clone());
         }
         self.items.insert(key, item);
     }
