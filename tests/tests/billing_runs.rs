@@ -6,24 +6,21 @@
 #[macro_use]
 mod harness;
 
-use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
-use handoff_domain::catalog::RoleCode;
-use handoff_domain::hours::Hours;
-use handoff_domain::invoice::TaxTable;
-use handoff_domain::ledger::ChartOfAccounts;
-use handoff_domain::{ContractId, ExternalId, ProjectId, SourceSystem};
+use handoff_domain::{ContractId, ProjectId};
 use handoff_ports::{Key, Queue, ReceivedMessage};
 use handoff_runtime::Failure;
-use harness::{billing, converter, noon_2026_11_26, seed, Harness};
+use harness::invoicing::{
+    billing_runs, convert, day, deliver_time, engineer_entries, fixture, job_queues, receive,
+};
+use harness::Harness;
 use invoice_generator::claims::unbilled;
 use invoice_generator::consumer;
-use invoice_generator::job::{invoice_id_for, Invoicing};
+use invoice_generator::job::invoice_id_for;
 use invoice_generator::runs::{BillingRuns, RunError, RunReport, RunRequest};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use timesheet_billing_trigger::service::SignalEnvelope;
 
 contract_cases!(
     the_schedule_plans_the_due_contracts_and_the_report_adds_up,
@@ -39,35 +36,6 @@ const ENTRIES: usize = 3;
 /// Globex, Acme and the tax-less copy of Globex invoice from `northwind-us`.
 const COUNTER_PK: &str = "COUNTER#northwind-us#INV#2026";
 
-fn fixture(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/fixtures/aws/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .or_else(|_| {
-        std::fs::read_to_string(format!(
-            "{}/../../shared/fixtures/aws/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-    })
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn day(text: &str) -> chrono::NaiveDate {
-    text.parse().unwrap()
-}
-
-fn invoicing(h: &Harness) -> Invoicing {
-    Invoicing {
-        store: h.store.clone(),
-        tax: Arc::new(TaxTable::from_json(&seed("tax_rates.json")).unwrap()),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: h.table.clone(),
-        series_prefix: "INV".into(),
-    }
-}
-
 struct Setup {
     runs: BillingRuns,
     jobs: Arc<dyn Queue>,
@@ -78,46 +46,13 @@ struct Setup {
     untaxed: (ProjectId, ContractId),
 }
 
-/// A sample deal, edited (a copy gets its own CRM id, customer and domain).
-async fn convert(
-    h: &Harness,
-    deal: &str,
-    edit: impl FnOnce(&mut Value),
-) -> (ProjectId, ContractId) {
-    let mut value: Value = serde_json::from_str(&seed(&format!("deals/{deal}.json"))).unwrap();
-    edit(&mut value);
-    let input: handoff_domain::deal::DealInput = serde_json::from_value(value).unwrap();
-    let outcome = converter(h, noon_2026_11_26())
-        .convert(&input, None)
-        .await
-        .unwrap();
-    (outcome.project_id, outcome.contract_id)
-}
-
 async fn time_entries(h: &Harness, project: ProjectId, prefix: &str) {
-    let billing = billing(h.store.clone(), &h.table);
-    for i in 0..ENTRIES {
-        let signal = Signal::Time(TimeEntry {
-            source: SourceRef {
-                system: SourceSystem::new("jira").unwrap(),
-                id: ExternalId::new(&format!("{prefix}-{i}")).unwrap(),
-                version: 1,
-            },
-            resource: "kenji-sato".into(),
-            role: RoleCode::new("engineer").unwrap(),
-            work_date: day("2026-12-07") + chrono::Duration::days(i as i64),
-            hours: Hours::new("2".parse().unwrap()).unwrap(),
-            billable: true,
-            note: None,
-        });
-        billing
-            .apply(&SignalEnvelope {
-                project_id: project,
-                signal,
-            })
-            .await
-            .unwrap();
-    }
+    deliver_time(
+        h,
+        project,
+        engineer_entries(prefix, ENTRIES, "2026-12-07", ENTRIES),
+    )
+    .await;
 }
 
 /// Globex (monthly T&M), Acme (on milestone, nothing accepted), Initech (retainer) and,
@@ -144,14 +79,9 @@ async fn setup(h: &Harness, untaxed_copy: bool) -> Setup {
     } else {
         globex
     };
-    let jobs = h.queue("invoice-jobs.fifo").await;
-    let dead_letter = h.queue("invoice-jobs-dlq.fifo").await;
+    let (jobs, dead_letter) = job_queues(h).await;
     Setup {
-        runs: BillingRuns {
-            invoicing: invoicing(h),
-            jobs: jobs.clone(),
-            relay: None,
-        },
+        runs: billing_runs(h, jobs.clone(), None),
         jobs,
         dead_letter,
         globex,
@@ -161,61 +91,9 @@ async fn setup(h: &Harness, untaxed_copy: bool) -> Setup {
     }
 }
 
-/// Receives until at least `expected` messages arrived and the queue has no more.
-async fn receive(queue: &dyn Queue, expected: usize) -> Vec<ReceivedMessage> {
-    let mut received = Vec::new();
-    for _ in 0..10 {
-        let batch = queue.receive(10, 1).await.unwrap();
-        let empty = batch.is_empty();
-        received.extend(batch);
-        if empty && received.len() >= expected {
-            break;
-        }
-    }
-    received
-}
-
-/// The Lambda event SQS would deliver for `messages`, shaped like AWS's FIFO fixture.
-fn sqs_event(messages: &[ReceivedMessage]) -> Value {
-    let template = fixture("aws_sqs_event_fifo_docs.json")["Records"][0].clone();
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut record = template.clone();
-            record["messageId"] = json!(m.message_id);
-            record["receiptHandle"] = json!(m.receipt_handle);
-            record["body"] = json!(m.body);
-            record["attributes"]["MessageGroupId"] = json!(m.group_id.clone().unwrap());
-            record["attributes"]["MessageDeduplicationId"] = json!(m.message_id);
-            record["attributes"]["ApproximateReceiveCount"] = json!(m.receive_count.to_string());
-            record["eventSourceARN"] =
-                json!("arn:aws:sqs:us-east-1:123456789012:handoff-dev-invoice-jobs.fifo");
-            record
-        })
-        .collect();
-    json!({ "Records": records })
-}
-
 /// Runs the received jobs through the consumer and acknowledges what it did not report.
 async fn drain(s: &Setup, messages: &[ReceivedMessage]) -> Value {
-    if messages.is_empty() {
-        return json!({"batchItemFailures": []});
-    }
-    let response = consumer::handle(&s.runs, s.dead_letter.as_ref(), sqs_event(messages))
-        .await
-        .unwrap();
-    let failed: BTreeSet<&str> = response["batchItemFailures"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|f| f["itemIdentifier"].as_str().unwrap())
-        .collect();
-    for m in messages {
-        if !failed.contains(m.message_id.as_str()) {
-            s.jobs.delete(&m.receipt_handle).await.unwrap();
-        }
-    }
-    response
+    harness::invoicing::drain(&s.runs, s.jobs.as_ref(), s.dead_letter.as_ref(), messages).await
 }
 
 fn schedule_event(time: &str) -> Value {
@@ -230,14 +108,7 @@ fn schedule_event(time: &str) -> Value {
 }
 
 async fn counter(h: &Harness) -> Option<String> {
-    h.store
-        .get(&h.table, &Key::new(COUNTER_PK, "COUNTER"))
-        .await
-        .unwrap()
-        .and_then(|c| match c.get("last") {
-            Some(handoff_ports::AttributeValue::N(n)) => Some(n.clone()),
-            _ => None,
-        })
+    harness::invoicing::counter(h, COUNTER_PK).await
 }
 
 fn job(report: &RunReport, contract: ContractId) -> &invoice_generator::runs::JobReport {

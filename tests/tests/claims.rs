@@ -4,47 +4,18 @@
 #[macro_use]
 mod harness;
 
-use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
-use handoff_domain::catalog::RoleCode;
-use handoff_domain::hours::Hours;
-use handoff_domain::ledger::ChartOfAccounts;
-use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
-use harness::{billing, convert_sample, seed, Harness};
+use handoff_domain::{ContractId, InvoiceId, ProjectId};
+use harness::invoicing::invoicing;
+use harness::Harness;
 use invoice_generator::claims::{claim, claimed_by, unbilled};
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use timesheet_billing_trigger::service::SignalEnvelope;
 
 const ENTRIES: usize = 30;
 
 /// A converted T&M project with `ENTRIES` rated, unbilled time entries.
 async fn project_with_items(h: &Harness) -> (ProjectId, ContractId) {
-    let outcome = convert_sample(h, "globex-data").await;
-    let billing = billing(h.store.clone(), &h.table);
-    for i in 0..ENTRIES {
-        let signal = Signal::Time(TimeEntry {
-            source: SourceRef {
-                system: SourceSystem::new("jira").unwrap(),
-                id: ExternalId::new(&format!("w-{i}")).unwrap(),
-                version: 1,
-            },
-            resource: "kenji-sato".into(),
-            role: RoleCode::new("engineer").unwrap(),
-            work_date: "2026-12-01".parse::<chrono::NaiveDate>().unwrap()
-                + chrono::Duration::days((i % 20) as i64),
-            hours: Hours::new("2".parse().unwrap()).unwrap(),
-            billable: true,
-            note: None,
-        });
-        billing
-            .apply(&SignalEnvelope {
-                project_id: outcome.project_id,
-                signal,
-            })
-            .await
-            .unwrap();
-    }
-    (outcome.project_id, outcome.contract_id)
+    harness::invoicing::project_with_items(h, ENTRIES).await
 }
 
 fn invoice_for(contract: ContractId, period: &str) -> InvoiceId {
@@ -52,17 +23,8 @@ fn invoice_for(contract: ContractId, period: &str) -> InvoiceId {
 }
 
 async fn an_invoice_job_issues_once_with_tax_and_journal(h: Harness) {
-    use invoice_generator::job::Invoicing;
     let (project, _) = project_with_items(&h).await;
-    let invoicing = Invoicing {
-        store: h.store.clone(),
-        tax: Arc::new(
-            handoff_domain::invoice::TaxTable::from_json(&seed("tax_rates.json")).unwrap(),
-        ),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: h.table.clone(),
-        series_prefix: "INV".into(),
-    };
+    let invoicing = invoicing(&h);
     let first = invoicing
         .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
         .await

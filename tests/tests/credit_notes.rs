@@ -5,25 +5,22 @@
 #[macro_use]
 mod harness;
 
-use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
-use handoff_domain::catalog::RoleCode;
 use handoff_domain::credit::Disposition;
-use handoff_domain::hours::Hours;
-use handoff_domain::invoice::{InvoiceDraft, TaxTable};
-use handoff_domain::ledger::{ChartOfAccounts, JournalEntry, Side};
-use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
-use handoff_ports::store::query_all;
-use handoff_ports::{AttributeValue, Key, Query};
+use handoff_domain::invoice::InvoiceDraft;
+use handoff_domain::ledger::{JournalEntry, Side};
+use handoff_domain::{ContractId, InvoiceId, ProjectId};
 use handoff_runtime::Failure;
-use harness::{billing, converter, noon_2026_11_26, seed, Harness};
+use harness::invoicing::{
+    convert, counter, day, dec, deliver_time, invoicing, items, journal_entries, time_entry,
+};
+use harness::Harness;
 use invoice_generator::claims::unbilled;
 use invoice_generator::credits::{CreditOutcome, CreditRequest};
-use invoice_generator::job::{invoice_id_for, Invoicing, JobError};
+use invoice_generator::document::InvoiceRecord;
+use invoice_generator::job::{invoice_id_for, Invoicing, JobError, JobOutcome};
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
-use timesheet_billing_trigger::service::SignalEnvelope;
 
 contract_cases!(
     a_full_credit_releases_the_items_to_the_next_period,
@@ -38,24 +35,6 @@ const CN_COUNTER: &str = "COUNTER#northwind-us#CN#2026";
 const ENGINEER_NET: &str = "810.00";
 const ENGINEER_GROSS: &str = "868.73";
 
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
-
-fn day(text: &str) -> chrono::NaiveDate {
-    text.parse().unwrap()
-}
-
-fn invoicing(h: &Harness) -> Invoicing {
-    Invoicing {
-        store: h.store.clone(),
-        tax: Arc::new(TaxTable::from_json(&seed("tax_rates.json")).unwrap()),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: h.table.clone(),
-        series_prefix: "INV".into(),
-    }
-}
-
 struct Issued {
     project: ProjectId,
     contract: ContractId,
@@ -67,14 +46,7 @@ struct Issued {
 /// Globex (edited by `edit`) with December's time: 3 engineer and 2 QA entries, so the
 /// invoice has two lines (engineer first). Runs December's job.
 async fn december(h: &Harness, edit: impl FnOnce(&mut Value)) -> (Issued, Option<String>) {
-    let mut deal: Value = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    edit(&mut deal);
-    let input: handoff_domain::deal::DealInput = serde_json::from_value(deal).unwrap();
-    let outcome = converter(h, noon_2026_11_26())
-        .convert(&input, None)
-        .await
-        .unwrap();
-    let billing = billing(h.store.clone(), &h.table);
+    let (project, contract) = convert(h, "globex-data", edit).await;
     let entries = [
         ("engineer", "2"),
         ("engineer", "2"),
@@ -82,49 +54,23 @@ async fn december(h: &Harness, edit: impl FnOnce(&mut Value)) -> (Issued, Option
         ("qa-engineer", "3"),
         ("qa-engineer", "3"),
     ];
-    for (i, (role, hours)) in entries.iter().enumerate() {
-        let signal = Signal::Time(TimeEntry {
-            source: SourceRef {
-                system: SourceSystem::new("jira").unwrap(),
-                id: ExternalId::new(&format!("w-{i}")).unwrap(),
-                version: 1,
-            },
-            resource: "kenji-sato".into(),
-            role: RoleCode::new(role).unwrap(),
-            work_date: day("2026-12-07") + chrono::Duration::days(i as i64),
-            hours: Hours::new(hours.parse().unwrap()).unwrap(),
-            billable: true,
-            note: None,
-        });
-        billing
-            .apply(&SignalEnvelope {
-                project_id: outcome.project_id,
-                signal,
-            })
-            .await
-            .unwrap();
-    }
+    let time = entries.iter().enumerate().map(|(i, (role, hours))| {
+        let work_date = day("2026-12-07") + chrono::Duration::days(i as i64);
+        time_entry(&format!("w-{i}"), role, work_date, hours)
+    });
+    deliver_time(h, project, time).await;
     let job = invoicing(h)
-        .run(
-            outcome.project_id,
-            "2026-12",
-            "2026-12-01",
-            "2026-12-31",
-            ISSUE_ON,
-        )
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", ISSUE_ON)
         .await
         .unwrap();
     let draft = job.draft.unwrap();
     assert_eq!(draft.lines.len(), 2, "{draft:#?}");
     assert_eq!(draft.lines[0].net.amount(), dec(ENGINEER_NET));
-    assert_eq!(
-        job.invoice_id,
-        invoice_id_for(outcome.contract_id, "2026-12")
-    );
+    assert_eq!(job.invoice_id, invoice_id_for(contract, "2026-12"));
     (
         Issued {
-            project: outcome.project_id,
-            contract: outcome.contract_id,
+            project,
+            contract,
             invoice: job.invoice_id,
             draft,
             items: entries.len(),
@@ -158,46 +104,26 @@ async fn credit(
         .await
 }
 
-async fn counter(h: &Harness, pk: &str) -> Option<String> {
-    h.store
-        .get(&h.table, &Key::new(pk, "COUNTER"))
-        .await
-        .unwrap()
-        .and_then(|c| match c.get("last") {
-            Some(AttributeValue::N(n)) => Some(n.clone()),
-            _ => None,
-        })
-}
-
 /// Item id → status, for every billable item of the project.
 async fn item_status(h: &Harness, project: ProjectId) -> BTreeMap<String, String> {
-    let query = Query::partition(&h.table, format!("PROJECT#{project}")).sort_prefix("ITEM#");
-    query_all(h.store.as_ref(), query)
+    items(h, project)
         .await
-        .unwrap()
         .into_iter()
-        .map(|i| {
-            let text = |name: &str| match i.get(name) {
-                Some(AttributeValue::S(s)) => s.clone(),
-                _ => String::new(),
-            };
-            (text("SK")["ITEM#".len()..].to_owned(), text("status"))
-        })
+        .map(|(id, (status, _))| (id, status.unwrap_or_default()))
         .collect()
 }
 
-/// The project's journal entries whose sort key starts with `prefix`.
-async fn journal(h: &Harness, project: ProjectId, prefix: &str) -> Vec<JournalEntry> {
-    let query = Query::partition(&h.table, format!("JOURNAL#{project}")).sort_prefix(prefix);
-    query_all(h.store.as_ref(), query)
+/// January's job for the project (issued on the 31st).
+async fn january_job(h: &Harness, project: ProjectId) -> JobOutcome {
+    invoicing(h)
+        .run(project, "2027-01", "2027-01-01", "2027-01-31", "2027-01-31")
         .await
         .unwrap()
-        .into_iter()
-        .map(|e| match e.get("entry") {
-            Some(AttributeValue::S(json)) => serde_json::from_str(json).unwrap(),
-            other => panic!("journal record without an entry: {other:?}"),
-        })
-        .collect()
+}
+
+/// The invoice as stored.
+async fn stored(h: &Harness, invoice: InvoiceId) -> InvoiceRecord {
+    invoicing(h).record(invoice).await.unwrap().unwrap()
 }
 
 /// Debits − credits of `account` over `entries`.
@@ -224,11 +150,7 @@ async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {
     assert_eq!(note.note.gross_total, dec_invoice.draft.gross_total);
     assert_eq!(note.note.credited_lines, vec![0, 1]);
     assert_eq!(note.items_moved, dec_invoice.items);
-    let record = invoicing(&h)
-        .record(dec_invoice.invoice)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored(&h, dec_invoice.invoice).await;
     assert_eq!(record.status, "credited");
     assert_eq!(
         record.credited_gross,
@@ -264,8 +186,8 @@ async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {
     assert_eq!(counter(&h, CN_COUNTER).await.as_deref(), Some("1"));
 
     // Issue and credit net accounts receivable to zero; the accrual stays in 1200.
-    let invoice_entries = journal(&h, dec_invoice.project, "2026-12-31#invoice#").await;
-    let credit_entries = journal(&h, dec_invoice.project, "2026-12-31#credit#").await;
+    let invoice_entries = journal_entries(&h, dec_invoice.project, "2026-12-31#invoice#").await;
+    let credit_entries = journal_entries(&h, dec_invoice.project, "2026-12-31#credit#").await;
     assert_eq!((invoice_entries.len(), credit_entries.len()), (1, 1));
     assert!(credit_entries[0].is_balanced());
     assert_eq!(
@@ -290,16 +212,7 @@ async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {
     );
 
     // January's job bills the released items again, with the same net.
-    let january = invoicing(&h)
-        .run(
-            dec_invoice.project,
-            "2027-01",
-            "2027-01-01",
-            "2027-01-31",
-            "2027-01-31",
-        )
-        .await
-        .unwrap();
+    let january = january_job(&h, dec_invoice.project).await;
     assert_ne!(january.invoice_id, dec_invoice.invoice);
     assert_eq!(
         january.number.as_deref(),
@@ -349,11 +262,7 @@ async fn a_partial_write_off_leaves_an_open_amount_and_refuses_the_line_twice(h:
     assert_eq!(note.note.net_total.amount(), dec(ENGINEER_NET));
     assert_eq!(note.note.gross_total.amount(), dec(ENGINEER_GROSS));
     assert_eq!(note.items_moved, 3);
-    let record = invoicing(&h)
-        .record(dec_invoice.invoice)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored(&h, dec_invoice.invoice).await;
     assert_eq!(record.status, "partly_credited");
     assert_eq!(
         record.credited_lines,
@@ -363,7 +272,7 @@ async fn a_partial_write_off_leaves_an_open_amount_and_refuses_the_line_twice(h:
     assert_eq!(record.open_amount().unwrap().amount(), open);
 
     // The write-down: Dr 4900 / Cr 1200 by the line's net, besides the reversal.
-    let entries = journal(&h, dec_invoice.project, "2026-12-31#credit#").await;
+    let entries = journal_entries(&h, dec_invoice.project, "2026-12-31#credit#").await;
     assert_eq!(entries.len(), 1);
     assert!(entries[0].is_balanced());
     assert_eq!(balance(&entries, "4900"), dec(ENGINEER_NET));
@@ -394,16 +303,7 @@ async fn a_partial_write_off_leaves_an_open_amount_and_refuses_the_line_twice(h:
     .await
     .unwrap()
     .is_empty());
-    let january = invoicing(&h)
-        .run(
-            dec_invoice.project,
-            "2027-01",
-            "2027-01-01",
-            "2027-01-31",
-            "2027-01-31",
-        )
-        .await
-        .unwrap();
+    let january = january_job(&h, dec_invoice.project).await;
     assert_eq!((january.number, january.draft), (None, None));
 
     // Line 0 again (with line 1): refused, naming the line and the note that took it.
@@ -426,11 +326,7 @@ async fn a_partial_write_off_leaves_an_open_amount_and_refuses_the_line_twice(h:
         "{details:?}"
     );
     assert_eq!(counter(&h, CN_COUNTER).await.as_deref(), Some("1"));
-    let record = invoicing(&h)
-        .record(dec_invoice.invoice)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored(&h, dec_invoice.invoice).await;
     assert_eq!(record.open_amount().unwrap().amount(), open);
 }
 
@@ -446,7 +342,7 @@ async fn a_draft_cannot_be_credited(h: Harness) {
     assert!(matches!(err, JobError::Conflict(..)), "{err:?}");
     assert_eq!((err.http_status(), err.code()), (409, "invoice_conflict"));
     assert_eq!(counter(&h, CN_COUNTER).await, None);
-    let record = invoicing(&h).record(draft.invoice).await.unwrap().unwrap();
+    let record = stored(&h, draft.invoice).await;
     assert_eq!(record.status, "draft");
     assert!(item_status(&h, draft.project)
         .await
@@ -504,11 +400,7 @@ async fn racing_credit_notes_take_consecutive_numbers_and_each_line_once(h: Harn
         "{notes:#?}"
     );
     assert_eq!(counter(&h, CN_COUNTER).await.as_deref(), Some("2"));
-    let record = invoicing(&h)
-        .record(dec_invoice.invoice)
-        .await
-        .unwrap()
-        .unwrap();
+    let record = stored(&h, dec_invoice.invoice).await;
     let expected: BTreeMap<usize, String> = notes
         .iter()
         .map(|n| (n.note.credited_lines[0], n.number.clone()))
@@ -528,7 +420,7 @@ async fn racing_credit_notes_take_consecutive_numbers_and_each_line_once(h: Harn
         dec_invoice.items,
         "every item released exactly once"
     );
-    let entries = journal(&h, dec_invoice.project, "2026-12-31#credit#").await;
+    let entries = journal_entries(&h, dec_invoice.project, "2026-12-31#credit#").await;
     assert_eq!(entries.len(), 2);
     assert_eq!(
         balance(&entries, "1100"),

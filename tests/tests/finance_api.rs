@@ -5,24 +5,19 @@
 #[macro_use]
 mod harness;
 
-use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
-use handoff_domain::catalog::RoleCode;
-use handoff_domain::hours::Hours;
-use handoff_domain::invoice::TaxTable;
-use handoff_domain::ledger::ChartOfAccounts;
-use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
+use handoff_domain::{ContractId, InvoiceId, ProjectId};
 use handoff_ports::{Queue, ReceivedMessage};
-use harness::{billing, converter, noon_2026_11_26, seed, Harness};
-use invoice_generator::consumer;
-use invoice_generator::http::{handle, FinanceApi};
-use invoice_generator::job::{invoice_id_for, Invoicing};
-use invoice_generator::relay::Relay;
-use invoice_generator::runs::BillingRuns;
+use harness::invoicing::{
+    call, call_json, convert, dec, deliver_time, drain, engineer_entries, finance_api, job_queues,
+    receive,
+};
+use harness::Harness;
+use invoice_generator::http::FinanceApi;
+use invoice_generator::job::invoice_id_for;
 use rust_decimal::Decimal;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use timesheet_billing_trigger::service::SignalEnvelope;
 
 contract_cases!(
     billing_runs_are_validated_started_and_reported,
@@ -34,25 +29,6 @@ contract_cases!(
 const GROSS: &str = "868.73";
 const ENTRIES: usize = 3;
 
-fn fixture(path: &str) -> Value {
-    let text = std::fs::read_to_string(format!(
-        "{}/fixtures/aws/{path}",
-        env!("CARGO_MANIFEST_DIR")
-    ))
-    .or_else(|_| {
-        std::fs::read_to_string(format!(
-            "{}/../../shared/fixtures/aws/{path}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-    })
-    .unwrap();
-    serde_json::from_str(&text).unwrap()
-}
-
-fn dec(text: &str) -> Decimal {
-    text.parse().unwrap()
-}
-
 struct Setup {
     api: FinanceApi,
     jobs: Arc<dyn Queue>,
@@ -63,47 +39,18 @@ struct Setup {
     approved: (ProjectId, ContractId),
 }
 
-async fn convert(h: &Harness, edit: impl FnOnce(&mut Value)) -> (ProjectId, ContractId) {
-    let mut deal: Value = serde_json::from_str(&seed("deals/globex-data.json")).unwrap();
-    edit(&mut deal);
-    let input: handoff_domain::deal::DealInput = serde_json::from_value(deal).unwrap();
-    let outcome = converter(h, noon_2026_11_26())
-        .convert(&input, None)
-        .await
-        .unwrap();
-    (outcome.project_id, outcome.contract_id)
-}
-
+/// `ENTRIES` engineer entries of 2 h from December 7th, each with a note naming its ticket.
 async fn time_entries(h: &Harness, project: ProjectId, prefix: &str) {
-    let billing = billing(h.store.clone(), &h.table);
-    for i in 0..ENTRIES {
-        let signal = Signal::Time(TimeEntry {
-            source: SourceRef {
-                system: SourceSystem::new("jira").unwrap(),
-                id: ExternalId::new(&format!("{prefix}-{i}")).unwrap(),
-                version: 1,
-            },
-            resource: "kenji-sato".into(),
-            role: RoleCode::new("engineer").unwrap(),
-            work_date: "2026-12-07".parse::<chrono::NaiveDate>().unwrap()
-                + chrono::Duration::days(i as i64),
-            hours: Hours::new("2".parse().unwrap()).unwrap(),
-            billable: true,
-            note: Some(format!("ticket {prefix}-{i}")),
-        });
-        billing
-            .apply(&SignalEnvelope {
-                project_id: project,
-                signal,
-            })
-            .await
-            .unwrap();
+    let mut entries = engineer_entries(prefix, ENTRIES, "2026-12-07", ENTRIES);
+    for (i, entry) in entries.iter_mut().enumerate() {
+        entry.note = Some(format!("ticket {prefix}-{i}"));
     }
+    deliver_time(h, project, entries).await;
 }
 
 async fn setup(h: &Harness) -> Setup {
-    let globex = convert(h, |_| {}).await;
-    let approved = convert(h, |v| {
+    let globex = convert(h, "globex-data", |_| {}).await;
+    let approved = convert(h, "globex-data", |v| {
         v["crm"]["deal_id"] = json!("1187-approved");
         v["customer"]["external_id"] = json!("org-approved");
         v["customer"]["name"] = json!("Approved Globex");
@@ -113,30 +60,10 @@ async fn setup(h: &Harness) -> Setup {
     .await;
     time_entries(h, globex.0, "g").await;
     time_entries(h, approved.0, "a").await;
-    let jobs = h.queue("invoice-jobs.fifo").await;
-    let dead_letter = h.queue("invoice-jobs-dlq.fifo").await;
+    let (jobs, dead_letter) = job_queues(h).await;
     let outbox = h.queue("accounting-outbox").await;
-    let invoicing = Invoicing {
-        store: h.store.clone(),
-        tax: Arc::new(TaxTable::from_json(&seed("tax_rates.json")).unwrap()),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: h.table.clone(),
-        series_prefix: "INV".into(),
-    };
-    let relay = Relay {
-        store: h.store.clone(),
-        main_table: h.table.clone(),
-        queue: outbox.clone(),
-    };
     Setup {
-        api: FinanceApi {
-            runs: BillingRuns {
-                invoicing,
-                jobs: jobs.clone(),
-                relay: Some(relay.clone()),
-            },
-            relay: Some(relay),
-        },
+        api: finance_api(h, jobs.clone(), outbox.clone()),
         jobs,
         dead_letter,
         outbox,
@@ -145,96 +72,29 @@ async fn setup(h: &Harness) -> Setup {
     }
 }
 
-/// An API Gateway v2 request (AWS's fixture) to the finance API.
-async fn call(s: &Setup, method: &str, path_and_query: &str, body: Option<Value>) -> (u16, String) {
-    let (path, query) = path_and_query
-        .split_once('?')
-        .unwrap_or((path_and_query, ""));
-    let mut event = fixture("aws_apigw_http_v2_request_post_body.json");
-    event["rawPath"] = json!(path);
-    event["requestContext"]["http"]["path"] = json!(path);
-    event["requestContext"]["http"]["method"] = json!(method);
-    event["rawQueryString"] = json!(query);
-    let params: serde_json::Map<String, Value> = query
-        .split('&')
-        .filter(|p| !p.is_empty())
-        .map(|p| {
-            let (k, v) = p.split_once('=').unwrap_or((p, ""));
-            (k.to_owned(), json!(v))
-        })
-        .collect();
-    event["queryStringParameters"] = Value::Object(params);
-    event["cookies"] = json!([]);
-    event["pathParameters"] = json!({});
-    event["headers"] = json!({"content-type": "application/json"});
-    event["body"] = match body {
-        Some(b) => json!(b.to_string()),
-        None => Value::Null,
-    };
-    let request = lambda_http::request::from_str(&event.to_string()).unwrap();
-    let response = handle(&s.api, request).await;
-    let text = match response.body() {
-        lambda_http::Body::Text(t) => t.clone(),
-        lambda_http::Body::Binary(b) => String::from_utf8(b.clone()).unwrap(),
-        lambda_http::Body::Empty => String::new(),
-        _ => String::new(),
-    };
-    (response.status().as_u16(), text)
-}
-
-async fn call_json(s: &Setup, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
-    let (status, text) = call(s, method, path, body).await;
-    let value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{e}: {text}"));
-    (status, value)
-}
-
+/// Every message on `queue`.
 async fn receive_all(queue: &dyn Queue) -> Vec<ReceivedMessage> {
-    let mut received = Vec::new();
-    for _ in 0..10 {
-        let batch = queue.receive(10, 1).await.unwrap();
-        if batch.is_empty() {
-            break;
-        }
-        received.extend(batch);
-    }
-    received
+    receive(queue, 0).await
 }
 
 /// Feeds every job on the queue to the consumer (as Lambda's SQS integration would).
-async fn drain(s: &Setup) {
-    let template = fixture("aws_sqs_event_fifo_docs.json")["Records"][0].clone();
+async fn drain_jobs(s: &Setup) {
     let messages = receive_all(s.jobs.as_ref()).await;
     assert!(!messages.is_empty());
-    let records: Vec<Value> = messages
-        .iter()
-        .map(|m| {
-            let mut r = template.clone();
-            r["messageId"] = json!(m.message_id);
-            r["receiptHandle"] = json!(m.receipt_handle);
-            r["body"] = json!(m.body);
-            r["attributes"]["MessageGroupId"] = json!(m.group_id.clone().unwrap());
-            r["eventSourceARN"] =
-                json!("arn:aws:sqs:us-east-1:123456789012:handoff-dev-invoice-jobs.fifo");
-            r
-        })
-        .collect();
-    let response = consumer::handle(
+    let response = drain(
         &s.api.runs,
+        s.jobs.as_ref(),
         s.dead_letter.as_ref(),
-        json!({ "Records": records }),
+        &messages,
     )
-    .await
-    .unwrap();
+    .await;
     assert_eq!(response["batchItemFailures"], json!([]), "{response}");
-    for m in &messages {
-        s.jobs.delete(&m.receipt_handle).await.unwrap();
-    }
 }
 
 /// December's run for Globex and its approval-gated copy, through the routes.
 async fn december(s: &Setup) -> Value {
     let (status, planned) = call_json(
-        s,
+        &s.api,
         "POST",
         "/billing-runs",
         Some(json!({
@@ -246,9 +106,9 @@ async fn december(s: &Setup) -> Value {
     assert_eq!(status, 202, "{planned}");
     assert_eq!(planned["status"], "running");
     assert_eq!(planned["contracts_due"], 2);
-    drain(s).await;
+    drain_jobs(s).await;
     let id = planned["run_id"].as_str().unwrap();
-    let (status, report) = call_json(s, "GET", &format!("/billing-runs/{id}"), None).await;
+    let (status, report) = call_json(&s.api, "GET", &format!("/billing-runs/{id}"), None).await;
     assert_eq!(status, 200, "{report}");
     report
 }
@@ -259,7 +119,7 @@ async fn billing_runs_are_validated_started_and_reported(h: Harness) {
         (json!({"as_of": "2026-12-31", "dryrun": true}), "dryrun"),
         (json!({}), "as_of"),
     ] {
-        let (status, answer) = call_json(&s, "POST", "/billing-runs", Some(body.clone())).await;
+        let (status, answer) = call_json(&s.api, "POST", "/billing-runs", Some(body.clone())).await;
         assert_eq!(status, 400, "{body}: {answer}");
         assert_eq!(answer["error"]["code"], "validation_failed", "{answer}");
         assert!(
@@ -268,7 +128,7 @@ async fn billing_runs_are_validated_started_and_reported(h: Harness) {
         );
     }
     let (status, answer) = call_json(
-        &s,
+        &s.api,
         "POST",
         "/billing-runs",
         Some(json!({"as_of": "2026-12-31", "what_if": {"cap": {"amount": "1.00", "currency": "USD"}}})),
@@ -318,7 +178,7 @@ async fn billing_runs_are_validated_started_and_reported(h: Harness) {
         .collect();
     assert_eq!(gross, vec![&json!(GROSS), &json!(GROSS)], "{report}");
     let (status, missing) = call_json(
-        &s,
+        &s.api,
         "GET",
         "/billing-runs/00000000-0000-0000-0000-000000000000",
         None,
@@ -344,7 +204,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(event["invoice"]["invoice_id"], json!(issued.to_string()));
     assert_eq!(event["invoice"]["number"], "INV-2026-000001");
 
-    let (status, list) = call_json(&s, "GET", "/invoices?status=issued", None).await;
+    let (status, list) = call_json(&s.api, "GET", "/invoices?status=issued", None).await;
     assert_eq!(status, 200, "{list}");
     let invoices = list["invoices"].as_array().unwrap();
     assert_eq!(invoices.len(), 1, "{list}");
@@ -356,7 +216,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
         json!({"amount": GROSS, "currency": "USD"})
     );
     let (_, drafts) = call_json(
-        &s,
+        &s.api,
         "GET",
         &format!("/invoices?status=draft&project_id={}", s.approved.0),
         None,
@@ -365,7 +225,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(drafts["invoices"].as_array().unwrap().len(), 1, "{drafts}");
     assert_eq!(drafts["invoices"][0]["number"], Value::Null);
     let (_, none) = call_json(
-        &s,
+        &s.api,
         "GET",
         &format!("/invoices?status=draft&project_id={}", s.globex.0),
         None,
@@ -374,7 +234,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(none["invoices"], json!([]));
 
     // The document: lines with their annex, and a trace per item.
-    let (status, doc) = call_json(&s, "GET", &format!("/invoices/{issued}"), None).await;
+    let (status, doc) = call_json(&s.api, "GET", &format!("/invoices/{issued}"), None).await;
     assert_eq!(status, 200, "{doc}");
     assert_eq!(doc["number"], "INV-2026-000001");
     assert_eq!(doc["gross_total"]["amount"], GROSS);
@@ -415,7 +275,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
 
     // Finance approves the draft: the next number, and its event on the outbox once.
     let (status, approved) = call_json(
-        &s,
+        &s.api,
         "POST",
         &format!("/invoices/{draft}/issue"),
         Some(json!({"issue_on": "2026-12-31"})),
@@ -426,7 +286,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(approved["number"], "INV-2026-000002");
     assert_eq!(approved["open_amount"]["amount"], GROSS);
     let (status, again) = call_json(
-        &s,
+        &s.api,
         "POST",
         &format!("/invoices/{draft}/issue"),
         Some(json!({"issue_on": "2027-01-05"})),
@@ -453,13 +313,13 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     );
 
     // Not an invoice id, an unknown invoice.
-    let (status, bad) = call_json(&s, "GET", "/invoices/not-an-id", None).await;
+    let (status, bad) = call_json(&s.api, "GET", "/invoices/not-an-id", None).await;
     assert_eq!(
         (status, &bad["error"]["code"]),
         (400, &json!("validation_failed"))
     );
     let unknown = InvoiceId::derive_from_parts(&["nobody", "2026-12"]);
-    let (status, _) = call_json(&s, "GET", &format!("/invoices/{unknown}"), None).await;
+    let (status, _) = call_json(&s.api, "GET", &format!("/invoices/{unknown}"), None).await;
     assert_eq!(status, 404);
 }
 
@@ -500,7 +360,7 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     december(&s).await;
     let period = "from=2026-12-01&to=2026-12-31";
     let (status, csv) = call(
-        &s,
+        &s.api,
         "GET",
         &format!("/ledger/journal?{period}&format=csv"),
         None,
@@ -542,7 +402,7 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     assert_eq!(sum(debit, &invoice_ar), dec(GROSS), "{csv}");
 
     let (status, json_export) =
-        call_json(&s, "GET", &format!("/ledger/journal?{period}"), None).await;
+        call_json(&s.api, "GET", &format!("/ledger/journal?{period}"), None).await;
     assert_eq!(status, 200);
     let entries = json_export["entries"].as_array().unwrap();
     let csv_entries: std::collections::BTreeSet<&String> =
@@ -558,13 +418,14 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
         "from=2026-12-31&to=2026-12-01".to_owned(),
         "from=2026-13-01".to_owned(),
     ] {
-        let (status, err) = call_json(&s, "GET", &format!("/ledger/journal?{query}"), None).await;
+        let (status, err) =
+            call_json(&s.api, "GET", &format!("/ledger/journal?{query}"), None).await;
         assert_eq!(status, 400, "{query}: {err}");
         assert_eq!(err["error"]["code"], "validation_failed", "{query}: {err}");
     }
 
     let (status, journal) = call(
-        &s,
+        &s.api,
         "GET",
         &format!("/ledger/journal?{period}&format=hledger"),
         None,
@@ -619,7 +480,7 @@ async fn a_bad_billing_run_body_lists_every_problem_by_field() {
     let h = Harness::memory("bad_billing_run_body");
     let s = setup(&h).await;
     let (status, answer) = call_json(
-        &s,
+        &s.api,
         "POST",
         "/billing-runs",
         Some(json!({"as_of": "2026-12-32", "dryrun": true})),

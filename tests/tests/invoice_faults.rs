@@ -9,24 +9,19 @@
 #[macro_use]
 mod harness;
 
-use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
-use handoff_domain::catalog::RoleCode;
-use handoff_domain::hours::Hours;
-use handoff_domain::invoice::{InvoiceDraft, TaxTable};
-use handoff_domain::ledger::ChartOfAccounts;
-use handoff_domain::{ContractId, ExternalId, InvoiceId, ProjectId, SourceSystem};
-use handoff_ports::store::query_all;
-use handoff_ports::{AttributeValue, Item, Key, Query, Store};
+use handoff_domain::invoice::InvoiceDraft;
+use handoff_domain::{ContractId, InvoiceId, ProjectId};
+use handoff_ports::{Key, Store};
 use handoff_runtime::Failure;
 use harness::faulty::{fresh_like, is_aws, FailMode, FaultyStore};
-use harness::{billing, convert_sample, seed, Harness};
+use harness::invoicing::{invoicing_on, items, journal_records, project_with_items, text};
+use harness::Harness;
 use invoice_generator::claims::{claimed_by, unbilled, CHUNK_ATTEMPTS_MAX};
-use invoice_generator::job::{Invoicing, JobError, JobOutcome};
+use invoice_generator::job::{JobError, JobOutcome};
 use invoice_generator::numbering::invoice_key;
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-use timesheet_billing_trigger::service::SignalEnvelope;
 
 contract_cases!(
     a_crash_at_any_write_then_a_retry_issues_the_clean_invoice,
@@ -54,54 +49,13 @@ fn items_for(h: &Harness) -> usize {
     }
 }
 
-fn invoicing(store: Arc<dyn Store>, table: &str) -> Invoicing {
-    Invoicing {
-        store,
-        tax: Arc::new(TaxTable::from_json(&seed("tax_rates.json")).unwrap()),
-        chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
-        main_table: table.to_owned(),
-        series_prefix: "INV".into(),
-    }
-}
-
-/// The converted Globex T&M project with `entries` rated, unbilled time entries in
-/// December (as in `claims.rs`).
-async fn project_with_items(h: &Harness, entries: usize) -> (ProjectId, ContractId) {
-    let outcome = convert_sample(h, "globex-data").await;
-    let billing = billing(h.store.clone(), &h.table);
-    for i in 0..entries {
-        let signal = Signal::Time(TimeEntry {
-            source: SourceRef {
-                system: SourceSystem::new("jira").unwrap(),
-                id: ExternalId::new(&format!("w-{i}")).unwrap(),
-                version: 1,
-            },
-            resource: "kenji-sato".into(),
-            role: RoleCode::new("engineer").unwrap(),
-            work_date: "2026-12-01".parse::<chrono::NaiveDate>().unwrap()
-                + chrono::Duration::days((i % 20) as i64),
-            hours: Hours::new("2".parse().unwrap()).unwrap(),
-            billable: true,
-            note: None,
-        });
-        billing
-            .apply(&SignalEnvelope {
-                project_id: outcome.project_id,
-                signal,
-            })
-            .await
-            .unwrap();
-    }
-    (outcome.project_id, outcome.contract_id)
-}
-
 async fn run(
     store: Arc<dyn Store>,
     table: &str,
     project: ProjectId,
     period: &str,
 ) -> Result<JobOutcome, JobError> {
-    invoicing(store, table)
+    invoicing_on(store, table)
         .run(project, period, PERIOD_START, CUTOFF, ISSUE_ON)
         .await
 }
@@ -127,14 +81,6 @@ async fn deliver(
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
     panic!("{period}: still failing after {DELIVERIES_MAX} deliveries: {errors:?}")
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        Some(AttributeValue::N(n)) => Some(n.clone()),
-        _ => None,
-    }
 }
 
 /// An issued invoice as stored.
@@ -194,42 +140,19 @@ struct Books {
 }
 
 async fn journal(h: &Harness, project: ProjectId) -> BTreeMap<String, Option<String>> {
-    let query = Query::partition(&h.table, format!("JOURNAL#{project}"))
-        .sort_prefix(format!("{ISSUE_ON}#invoice#"));
-    query_all(h.store.as_ref(), query)
+    journal_records(h, project, &format!("{ISSUE_ON}#invoice#"))
         .await
-        .unwrap()
         .into_iter()
         .map(|e| (text(&e, "SK").unwrap(), text(&e, "entry")))
         .collect()
 }
 
 async fn counter(h: &Harness) -> Option<String> {
-    h.store
-        .get(&h.table, &Key::new(COUNTER_PK, "COUNTER"))
-        .await
-        .unwrap()
-        .and_then(|c| text(&c, "last"))
+    harness::invoicing::counter(h, COUNTER_PK).await
 }
 
-async fn items(
-    h: &Harness,
-    project: ProjectId,
-) -> BTreeMap<String, (Option<String>, Option<String>)> {
-    let query = Query::partition(&h.table, format!("PROJECT#{project}")).sort_prefix("ITEM#");
-    query_all(h.store.as_ref(), query)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|i| {
-            let id = text(&i, "SK").unwrap()["ITEM#".len()..].to_owned();
-            (id, (text(&i, "status"), text(&i, "invoice_id")))
-        })
-        .collect()
-}
-
-async fn books(h: &Harness, project: ProjectId, contract: ContractId) -> Books {
-    let invoice = InvoiceId::derive_from_parts(&[&contract.to_string(), PERIOD]);
+/// Ids of the items claimed by `invoice` (`GSI2`), sorted, duplicates kept.
+async fn claimed_ids(h: &Harness, invoice: InvoiceId) -> Vec<String> {
     let mut claimed: Vec<String> = claimed_by(h.store.as_ref(), &h.table, invoice)
         .await
         .unwrap()
@@ -237,9 +160,14 @@ async fn books(h: &Harness, project: ProjectId, contract: ContractId) -> Books {
         .map(|i| i.id.to_string())
         .collect();
     claimed.sort();
+    claimed
+}
+
+async fn books(h: &Harness, project: ProjectId, contract: ContractId) -> Books {
+    let invoice = InvoiceId::derive_from_parts(&[&contract.to_string(), PERIOD]);
     Books {
         invoice: stored_invoice(h, invoice).await,
-        claimed,
+        claimed: claimed_ids(h, invoice).await,
         items: items(h, project).await,
         unbilled: unbilled(h.store.as_ref(), &h.table, contract, CUTOFF)
             .await
@@ -416,13 +344,7 @@ async fn racing_full_runs_bill_each_item_once_with_gapless_numbers(h: Harness) {
                 on_invoices.entry(id.clone()).or_default().push(*invoice);
             }
             // What the invoice claimed is exactly what it bills.
-            let mut claimed: Vec<String> = claimed_by(fresh.store.as_ref(), &fresh.table, *invoice)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|i| i.id.to_string())
-                .collect();
-            claimed.sort();
+            let claimed = claimed_ids(&fresh, *invoice).await;
             let mut lines = stored.line_items.clone();
             lines.sort();
             assert_eq!(claimed, lines, "invoice {invoice}: {context}");

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub mod faulty;
+pub mod invoicing;
 
 /// Visibility timeout of test queues: long enough that no message reappears mid-test.
 /// Runs each named `async fn case(h: Harness)` twice: `memory::case` on the memory
