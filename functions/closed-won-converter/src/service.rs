@@ -17,6 +17,7 @@
 //! project; it never overwrites the project (DESIGN §4.3).
 
 use handoff_domain::amendment::{change_request, CommercialTerms};
+use handoff_domain::billing_calendar::cadence;
 use handoff_domain::catalog::Catalog;
 use handoff_domain::deal::{validate, Deal, DealInput};
 use handoff_domain::identity::{Fingerprint, Likeness};
@@ -166,11 +167,6 @@ struct ProjectRecord {
     gsi1pk: String,
     #[serde(rename = "GSI1SK")]
     gsi1sk: String,
-    /// Every contract, for the billing planner: `CONTRACTS` / `<contract id>`.
-    #[serde(rename = "GSI2PK", default)]
-    gsi2pk: String,
-    #[serde(rename = "GSI2SK", default)]
-    gsi2sk: String,
     version: u64,
     project_id: ProjectId,
     customer_id: CustomerId,
@@ -304,8 +300,6 @@ impl Converter {
             sk: "PROJECT".into(),
             gsi1pk: format!("CUSTOMER#{}", skeleton.customer_id),
             gsi1sk: format!("PROJECT#{now}#{}", skeleton.project_id),
-            gsi2pk: "CONTRACTS".into(),
-            gsi2sk: skeleton.contract.contract_id.to_string(),
             version: 1,
             project_id: skeleton.project_id,
             customer_id: skeleton.customer_id,
@@ -350,14 +344,19 @@ impl Converter {
             },
             WriteOp::Put {
                 table: table(),
-                item: item_with(
-                    &contract,
-                    vec![
+                item: item_with(&contract, {
+                    let mut attributes = vec![
                         ("project_id", s(skeleton.project_id.to_string())),
                         ("version", AttributeValue::N("1".into())),
                         ("terms", s(json(&skeleton.contract)?)),
-                    ],
-                ),
+                    ];
+                    // On the billing planner's list of its cadence.
+                    attributes.extend(handoff_ports::listing::listing_attributes(
+                        cadence(&skeleton.contract).as_str(),
+                        &skeleton.contract.contract_id.to_string(),
+                    ));
+                    attributes
+                }),
                 condition: Some(Condition::NotExists),
             },
             WriteOp::Put {

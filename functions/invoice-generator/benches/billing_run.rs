@@ -199,13 +199,21 @@ async fn seed_store(
             "skeleton".into(),
             AttributeValue::S(serde_json::to_string(&p).expect("json")),
         );
-        // Listed as the converter lists contracts for the billing planner.
-        item.insert("GSI2PK".into(), AttributeValue::S("CONTRACTS".into()));
-        item.insert(
-            "GSI2SK".into(),
-            AttributeValue::S(p.contract.contract_id.to_string()),
-        );
         store.put(table, item, None).await.expect("put project");
+        // Listed as the converter lists contracts for the billing planner.
+        let mut terms =
+            Key::new(format!("CONTRACT#{}", p.contract.contract_id), "TERMS#v1").to_item();
+        terms.insert(
+            "project_id".into(),
+            AttributeValue::S(p.project_id.to_string()),
+        );
+        for (name, value) in handoff_ports::listing::listing_attributes(
+            cadence(&p.contract).as_str(),
+            &p.contract.contract_id.to_string(),
+        ) {
+            terms.insert(name.into(), value);
+        }
+        store.put(table, terms, None).await.expect("put terms");
         all.push(Contract {
             project: p.project_id,
             contract: p.contract.contract_id,

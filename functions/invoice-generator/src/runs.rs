@@ -1,7 +1,8 @@
 //! Billing runs: the planner (schedule or `POST /billing-runs`) and the per-contract jobs.
 //!
-//! The planner reads the contracts (`GSI2` = `CONTRACTS`, written by the converter), asks
-//! the billing calendar which are due on `as_of` and for which period, records the run
+//! The planner asks the billing calendar which cadences bill on `as_of` (and for which
+//! period), reads only those cadences' contract lists (`GSI2` = `CONTRACTS#<cadence>`, the
+//! terms records the converter writes; small records, not project skeletons), records the run
 //! (`BILLINGRUN#<run>` / `RUN`) and one job record per contract (`JOB#<contract>`), then
 //! enqueues one message per contract on `invoice-jobs.fifo` (group = contract, dedup id =
 //! run + contract). The run id derives from what was asked (trigger, `as_of`, dry run,
@@ -12,9 +13,9 @@
 use crate::job::{DryRunOutcome, Invoicing, JobError, JobOutcome};
 use crate::relay::Relay;
 use chrono::NaiveDate;
-use handoff_domain::billing_calendar::{cadence, due_period, BillingPeriod, WhatIf};
-use handoff_domain::project::ProjectSkeleton;
+use handoff_domain::billing_calendar::{due_period, BillingPeriod, Cadence, WhatIf};
 use handoff_domain::{InvoiceId, Money, Problem, ProblemList, Problems, ProjectId};
+use handoff_ports::listing::contracts_partition;
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
     AttributeValue, BatchWrite, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
@@ -266,10 +267,12 @@ fn run_key(run_id: &str, sort: &str) -> Key {
     Key::new(format!("BILLINGRUN#{run_id}"), sort)
 }
 
-/// The record the converter writes for every contract (the planner's list).
+/// A contract's terms record as the planner reads it from its cadence's list.
 #[derive(Debug, Deserialize)]
 struct ContractListing {
-    skeleton: String,
+    #[serde(rename = "GSI2SK")]
+    contract_id: String,
+    project_id: ProjectId,
 }
 
 impl BillingRuns {
@@ -281,19 +284,16 @@ impl BillingRuns {
         self.invoicing.store.as_ref()
     }
 
-    /// Every converted project (its contract terms say when it is billed).
-    async fn contracts(&self) -> Result<Vec<ProjectSkeleton>, RunError> {
-        let query = Query::partition(self.table(), "CONTRACTS")
+    /// The contracts billed at `cadence` (the converter lists each contract's terms record
+    /// under its cadence; see `handoff_ports::listing`).
+    async fn contracts(&self, cadence: Cadence) -> Result<Vec<ContractListing>, RunError> {
+        let query = Query::partition(self.table(), contracts_partition(cadence.as_str()))
             .on_index(Index::Gsi2)
-            .limit(500);
+            .limit(1000);
         query_all(self.store(), query)
             .await?
             .into_iter()
-            .map(|item| {
-                let listing: ContractListing = from_item(item)?;
-                serde_json::from_str(&listing.skeleton)
-                    .map_err(|e| StoreError::Decode(e.to_string()).into())
-            })
+            .map(|item| Ok(from_item(item)?))
             .collect()
     }
 
@@ -319,20 +319,22 @@ impl BillingRuns {
             .as_ref()
             .map(|c| c.iter().map(String::as_str).collect());
         let mut jobs = Vec::new();
-        for project in self.contracts().await? {
-            let contract = project.contract.contract_id.to_string();
-            if filter
-                .as_ref()
-                .is_some_and(|f| !f.contains(contract.as_str()))
-            {
+        for cadence in Cadence::ALL {
+            let Some(period) = due_period(cadence, request.as_of) else {
                 continue;
-            }
-            if let Some(period) = due_period(cadence(&project.contract), request.as_of) {
+            };
+            for listed in self.contracts(cadence).await? {
+                if filter
+                    .as_ref()
+                    .is_some_and(|f| !f.contains(listed.contract_id.as_str()))
+                {
+                    continue;
+                }
                 jobs.push(JobMessage {
                     run_id: run_id.clone(),
-                    project_id: project.project_id,
-                    contract_id: contract,
-                    period,
+                    project_id: listed.project_id,
+                    contract_id: listed.contract_id,
+                    period: period.clone(),
                     issue_on: request.as_of,
                     dry_run: request.dry_run,
                     what_if: request.what_if.clone(),

@@ -35,6 +35,27 @@ pub enum Cadence {
     RetainerPeriodStart,
 }
 
+impl Cadence {
+    pub const ALL: [Cadence; 5] = [
+        Cadence::Weekly,
+        Cadence::SemiMonthly,
+        Cadence::Monthly,
+        Cadence::OnMilestone,
+        Cadence::RetainerPeriodStart,
+    ];
+
+    /// The name used in storage keys and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Cadence::Weekly => "weekly",
+            Cadence::SemiMonthly => "semi_monthly",
+            Cadence::Monthly => "monthly",
+            Cadence::OnMilestone => "on_milestone",
+            Cadence::RetainerPeriodStart => "retainer_period_start",
+        }
+    }
+}
+
 /// One billing period of one contract.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BillingPeriod {
@@ -182,6 +203,13 @@ mod tests {
 
     fn day(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn cadence_names_match_their_json() {
+        for c in Cadence::ALL {
+            assert_eq!(serde_json::to_value(c).unwrap(), c.as_str());
+        }
     }
 
     #[test]

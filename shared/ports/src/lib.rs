@@ -7,6 +7,7 @@
 pub mod clock;
 pub mod crm;
 pub mod journal;
+pub mod listing;
 pub mod queue;
 pub mod store;
 
