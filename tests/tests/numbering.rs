@@ -10,7 +10,8 @@ use std::sync::Arc;
 
 contract_cases!(
     concurrent_issues_get_numbers_one_to_n_without_gaps,
-    issuing_twice_keeps_the_number_and_drafts_have_none
+    issuing_twice_keeps_the_number_and_drafts_have_none,
+    a_number_is_never_dated_before_the_last_one,
 );
 
 fn series() -> Series {
@@ -18,6 +19,7 @@ fn series() -> Series {
         legal_entity: "northwind-us".into(),
         prefix: "INV".into(),
         fiscal_year: 2026,
+        issued_on: None,
     }
 }
 
@@ -109,4 +111,46 @@ async fn issuing_twice_keeps_the_number_and_drafts_have_none(h: Harness) {
     assert!(issue(h.store.as_ref(), &h.table, "missing", &series())
         .await
         .is_err());
+}
+
+async fn a_number_is_never_dated_before_the_last_one(h: Harness) {
+    let on = |day: &str| Series {
+        issued_on: Some(day.parse().unwrap()),
+        ..series()
+    };
+    for id in ["dec-31", "dec-30", "jan-02"] {
+        draft(&h, id).await;
+    }
+    assert_eq!(
+        issue(h.store.as_ref(), &h.table, "dec-31", &on("2026-12-31"))
+            .await
+            .unwrap(),
+        "INV-2026-000001"
+    );
+    // Backdated: refused, the draft stays a draft and no number is used up.
+    let refused = issue(h.store.as_ref(), &h.table, "dec-30", &on("2026-12-30"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            refused,
+            invoice_generator::numbering::NumberingError::BackDated { .. }
+        ),
+        "{refused}"
+    );
+    let still = h
+        .store
+        .get(&h.table, &invoice_key("dec-30"))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(still.get("status"), Some(&s("draft")));
+    assert_eq!(still.get("number"), None);
+    // The same day and later days go on with the next number.
+    assert_eq!(
+        issue(h.store.as_ref(), &h.table, "jan-02", &on("2026-12-31"))
+            .await
+            .unwrap(),
+        "INV-2026-000002"
+    );
 }

@@ -17,6 +17,9 @@ use handoff_ports::{
 };
 use serde::Deserialize;
 
+/// Pause after a throttled claim transaction before its retry.
+pub const CLAIM_BACKOFF_MS: u64 = 25;
+
 /// Retries of one chunk as items drop out of it.
 pub const CHUNK_ATTEMPTS_MAX: usize = 8;
 
@@ -114,7 +117,10 @@ pub async fn claim(
                         .map(|(_, p)| p)
                         .collect();
                 }
-                Err(e) if e.is_retryable() => last_error = Some(e),
+                Err(e) if e.is_retryable() => {
+                    last_error = Some(e);
+                    tokio::time::sleep(std::time::Duration::from_millis(CLAIM_BACKOFF_MS)).await;
+                }
                 Err(e) => return Err(e),
             }
         }

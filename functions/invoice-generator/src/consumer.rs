@@ -81,6 +81,13 @@ pub async fn handle(
 ) -> Result<serde_json::Value, RunError> {
     match parse_event(event)? {
         InvoiceEvent::Schedule(request) => {
+            // First the events a crash left unsent (at least once, deduplicated downstream).
+            if let Some(relay) = &runs.relay {
+                let swept = relay.sweep().await?;
+                if swept > 0 {
+                    tracing::warn!(swept, "relayed accounting events a crash had left pending");
+                }
+            }
             let report = runs.start(&request, "schedule").await?;
             Ok(serde_json::to_value(report).unwrap_or_default())
         }

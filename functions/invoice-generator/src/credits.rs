@@ -57,6 +57,9 @@ fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
 
+/// Pause between attempts to move a throttled chunk of items (× the attempt number).
+pub const MOVE_BACKOFF_MS: u64 = 25;
+
 /// Attempts of a credit note while other notes of the same invoice keep landing first.
 pub const CREDIT_ATTEMPTS_MAX: u32 = 4;
 
@@ -189,6 +192,7 @@ impl Invoicing {
                 .unwrap_or_else(|| "default".into()),
             prefix: CREDIT_NOTE_PREFIX.into(),
             fiscal_year: chrono::Datelike::year(&issue_on),
+            issued_on: Some(issue_on),
         };
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
             let entry = credit_entry(&note, number, issue_on, &self.chart.mapping)
@@ -220,6 +224,7 @@ impl Invoicing {
             });
             outbox.insert("event".into(), s(json(&event)?));
             outbox.insert("status".into(), s("pending"));
+            crate::relay::mark_pending(&mut outbox, &day, &note_id.to_string());
             Ok(IssueWrites {
                 invoice_updates: vec![Update::Set("issued_on".into(), s(day))],
                 writes: vec![
@@ -260,13 +265,12 @@ impl Invoicing {
                 ],
             })
         };
-        writes("CHECK")?;
         let number = issue_with(
             self.store.as_ref(),
             &self.main_table,
             &note_id.to_string(),
             &series,
-            |number| writes(number).unwrap_or_default(),
+            |number| writes(number).map_err(|e| e.to_string()),
         )
         .await?;
         let moved = self.move_items(invoice, &note).await?;
@@ -300,7 +304,8 @@ impl Invoicing {
         let mut moved = 0;
         for chunk in ops.chunks(TRANSACT_ITEMS_MAX) {
             let mut pending: Vec<WriteOp> = chunk.to_vec();
-            for _ in 0..crate::claims::CHUNK_ATTEMPTS_MAX {
+            let mut last_error = None;
+            for attempt in 0..crate::claims::CHUNK_ATTEMPTS_MAX {
                 if pending.is_empty() {
                     break;
                 }
@@ -309,6 +314,7 @@ impl Invoicing {
                         moved += pending.len();
                         pending.clear();
                     }
+                    // Moved already (a repeated request): drop those and retry the rest.
                     Err(e) if !e.failed_conditions().is_empty() => {
                         let lost = e.failed_conditions();
                         pending = pending
@@ -318,9 +324,28 @@ impl Invoicing {
                             .map(|(_, op)| op)
                             .collect();
                     }
-                    Err(e) if e.is_retryable() => continue,
+                    Err(e) if e.is_retryable() => {
+                        last_error = Some(e);
+                        tokio::time::sleep(std::time::Duration::from_millis(
+                            MOVE_BACKOFF_MS * (attempt as u64 + 1),
+                        ))
+                        .await;
+                    }
                     Err(e) => return Err(e.into()),
                 }
+            }
+            // Never answer success with items still on the credited invoice: the journal
+            // already moved their amounts. The error is retryable; repeating the request
+            // finds the issued note and finishes this step.
+            if !pending.is_empty() {
+                return Err(last_error
+                    .unwrap_or_else(|| {
+                        StoreError::Transient(format!(
+                            "{} credited items still contended",
+                            pending.len()
+                        ))
+                    })
+                    .into());
             }
         }
         Ok(moved)

@@ -144,11 +144,16 @@ impl FinanceApi {
             self.invoicing().store.as_ref(),
             Query::partition(&self.invoicing().main_table, "INVOICES")
                 .on_index(Index::Gsi1)
+                .descending()
                 .limit(500),
         )
         .await?;
         let mut listed = Vec::new();
-        for item in items.iter().take(INVOICE_LIST_MAX) {
+        // Newest period first; filtered before the list is cut at its maximum.
+        for item in &items {
+            if listed.len() == INVOICE_LIST_MAX {
+                break;
+            }
             let Some(AttributeValue::S(pk)) = item.get("PK") else {
                 continue;
             };

@@ -398,11 +398,15 @@ impl Invoicing {
             None => {}
         }
         let cutoff = period.cutoff.to_string();
+        // The unbilled index can lag a claim: an item already claimed counts once.
+        let claimed: std::collections::BTreeSet<String> =
+            items.iter().map(|i| i.id.to_string()).collect();
         items.extend(
             unbilled(self.store.as_ref(), &self.main_table, contract, &cutoff)
                 .await?
                 .into_iter()
-                .map(|(_, i)| i),
+                .map(|(_, i)| i)
+                .filter(|i| !claimed.contains(&i.id.to_string())),
         );
         let current = match self.assemble_for(&project, &items, period) {
             Ok(d) => Some(d),
@@ -503,6 +507,7 @@ impl Invoicing {
             legal_entity,
             prefix: self.series_prefix.clone(),
             fiscal_year: chrono::Datelike::year(&issued_on),
+            issued_on: Some(issued_on),
         };
         let due = due_date(issued_on, project.contract.billing.payment_terms_days);
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
@@ -520,6 +525,7 @@ impl Invoicing {
                 Key::new(format!("INVOICE#{invoice}"), "OUTBOX#InvoiceIssued").to_item();
             outbox.insert("event".into(), s(json(&document.event())?));
             outbox.insert("status".into(), s("pending"));
+            crate::relay::mark_pending(&mut outbox, &day, &invoice.to_string());
             Ok(IssueWrites {
                 invoice_updates: vec![
                     Update::Set("issued_on".into(), s(day)),
@@ -539,14 +545,12 @@ impl Invoicing {
                 ],
             })
         };
-        // Fail before the transaction rather than issue without a journal entry.
-        writes("CHECK")?;
         let number = issue_with(
             self.store.as_ref(),
             &self.main_table,
             &invoice.to_string(),
             &series,
-            |number| writes(number).unwrap_or_default(),
+            |number| writes(number).map_err(|e| e.to_string()),
         )
         .await?;
         Ok(number)

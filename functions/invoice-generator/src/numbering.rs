@@ -25,6 +25,10 @@ pub enum NumberingError {
     UnknownInvoice(String),
     #[error("invoice {0} is neither a draft nor issued")]
     NotIssuable(String),
+    #[error("issue date {requested} is before the series' last issue date {last}: numbers must follow dates")]
+    BackDated { requested: String, last: String },
+    #[error("the records issued with the number could not be built: {0}")]
+    Writes(String),
     #[error("{0}: a record written with the issue changed meanwhile; read it again and retry")]
     WritesConflict(String),
     #[error("invoice {0}: items were claimed after its draft was built; build it again")]
@@ -52,13 +56,15 @@ impl Failure for NumberingError {
             NumberingError::Contended => "numbering_contended",
             NumberingError::StaleDraft(_) => "invoice_draft_stale",
             NumberingError::WritesConflict(_) => "concurrent_change",
+            NumberingError::Writes(_) => "issue_records_invalid",
+            NumberingError::BackDated { .. } => "issue_date_before_last",
             NumberingError::Store(e) => e.code(),
         }
     }
     fn http_status(&self) -> u16 {
         match self {
             NumberingError::UnknownInvoice(_) => 404,
-            NumberingError::NotIssuable(_) => 409,
+            NumberingError::NotIssuable(_) | NumberingError::BackDated { .. } => 409,
             _ if self.is_retryable() => 503,
             _ => 500,
         }
@@ -72,6 +78,9 @@ pub struct Series {
     /// `INV` for invoices, `CN` for credit notes.
     pub prefix: String,
     pub fiscal_year: i32,
+    /// The issue date: a number is never dated before the series' last one (numbers
+    /// follow dates, as invoicing law asks). `None` skips the rule (tests of the counter).
+    pub issued_on: Option<chrono::NaiveDate>,
 }
 
 impl Series {
@@ -84,6 +93,17 @@ impl Series {
             "COUNTER",
         )
     }
+}
+
+fn counter_updates(series: &Series) -> Vec<Update> {
+    let mut updates = vec![Update::Add("last".into(), Decimal::ONE)];
+    if let Some(day) = series.issued_on {
+        updates.push(Update::Set(
+            "last_issued_on".into(),
+            AttributeValue::S(day.to_string()),
+        ));
+    }
+    updates
 }
 
 pub fn invoice_key(invoice_id: &str) -> Key {
@@ -104,7 +124,10 @@ pub async fn issue(
     invoice_id: &str,
     series: &Series,
 ) -> Result<String, NumberingError> {
-    issue_with(store, table, invoice_id, series, |_| IssueWrites::default()).await
+    issue_with(store, table, invoice_id, series, |_| {
+        Ok(IssueWrites::default())
+    })
+    .await
 }
 
 /// What an issue writes besides the number: more fields of the invoice record, and other
@@ -126,7 +149,7 @@ pub async fn issue_with(
     table: &str,
     invoice_id: &str,
     series: &Series,
-    with: impl Fn(&str) -> IssueWrites,
+    with: impl Fn(&str) -> Result<IssueWrites, String>,
 ) -> Result<String, NumberingError> {
     let invoice = invoice_key(invoice_id);
     let mut transient_failures = 0;
@@ -161,6 +184,15 @@ pub async fn issue_with(
                 .map_err(|_| StoreError::Decode(format!("counter value {n}")))?,
             _ => 0,
         };
+        let last_issued_on = counter.as_ref().and_then(|c| text(c, "last_issued_on"));
+        if let (Some(day), Some(last_day)) = (series.issued_on, last_issued_on.as_deref()) {
+            if day.to_string().as_str() < last_day {
+                return Err(NumberingError::BackDated {
+                    requested: day.to_string(),
+                    last: last_day.to_owned(),
+                });
+            }
+        }
         let next = last + 1;
         let number = legal_number(&series.prefix, series.fiscal_year, next);
         let counter_condition = if counter.is_some() {
@@ -168,7 +200,7 @@ pub async fn issue_with(
         } else {
             Condition::NotExists
         };
-        let extra = with(&number);
+        let extra = with(&number).map_err(NumberingError::Writes)?;
         let mut invoice_updates = vec![
             Update::Set("status".into(), AttributeValue::S("issued".into())),
             Update::Set("number".into(), AttributeValue::S(number.clone())),
@@ -178,7 +210,7 @@ pub async fn issue_with(
             WriteOp::Update {
                 table: table.to_owned(),
                 key: series.counter_key(),
-                updates: vec![Update::Add("last".into(), Decimal::ONE)],
+                updates: counter_updates(series),
                 condition: Some(counter_condition),
             },
             WriteOp::Update {

@@ -3,12 +3,30 @@
 //! The outbox record is written in the numbering transaction, so an event exists exactly
 //! when its document was issued. Relaying is at least once: send, then mark the record
 //! `sent` (conditional on `pending`); a crash between the two resends on the next relay
-//! (the job's redelivery, the issue route's retry), and consumers deduplicate on the
-//! event's `event_id`.
+//! (the job's redelivery, the issue route's retry, or the daily sweep), and consumers
+//! deduplicate on the event's `event_id`. Pending records are on `GSI1` under
+//! `ACCOUNTING_OUTBOX#pending` until sent, so the schedule's sweep finds any a crash left.
 
 use handoff_domain::InvoiceId;
-use handoff_ports::{AttributeValue, Condition, Key, OutgoingMessage, Queue, Store, Update};
+use handoff_ports::store::query_all;
+use handoff_ports::{
+    AttributeValue, Condition, Index, Item, Key, OutgoingMessage, Query, Queue, Store, Update,
+};
 use std::sync::Arc;
+
+/// The index partition of accounting events not yet sent.
+pub const PENDING_PARTITION: &str = "ACCOUNTING_OUTBOX#pending";
+/// Records one sweep relays at most (the next day's sweep takes the rest).
+pub const SWEEP_RECORDS_MAX: usize = 1000;
+
+/// Puts an outbox record on the pending index (written with the record).
+pub fn mark_pending(record: &mut Item, day: &str, document_id: &str) {
+    record.insert("GSI1PK".into(), AttributeValue::S(PENDING_PARTITION.into()));
+    record.insert(
+        "GSI1SK".into(),
+        AttributeValue::S(format!("{day}#{document_id}")),
+    );
+}
 
 #[derive(Clone)]
 pub struct Relay {
@@ -63,5 +81,25 @@ impl Relay {
             Ok(_) | Err(handoff_ports::StoreError::ConditionFailed) => Ok(true),
             Err(e) => Err(e.into()),
         }
+    }
+
+    /// Relays every pending record a crash left behind (run by the daily schedule);
+    /// returns how many it sent.
+    pub async fn sweep(&self) -> Result<usize, crate::runs::RunError> {
+        let query = Query::partition(&self.main_table, PENDING_PARTITION)
+            .on_index(Index::Gsi1)
+            .limit(100);
+        let mut sent = 0;
+        for item in query_all(self.store.as_ref(), query)
+            .await?
+            .into_iter()
+            .take(SWEEP_RECORDS_MAX)
+        {
+            let key = Key::of(&item)?;
+            if self.outbox(key).await? {
+                sent += 1;
+            }
+        }
+        Ok(sent)
     }
 }

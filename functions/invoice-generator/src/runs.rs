@@ -594,17 +594,25 @@ fn text(item: &Item, name: &str) -> Option<String> {
     }
 }
 
-/// The run id: the same request (or the same day's schedule) is the same run.
+/// The run id: the same request (or the same day's schedule) is the same run. A dry run
+/// is a question about now, so each one is its own run (a repeat must not answer the
+/// stale figures of an earlier one, nor be dropped by the queue's deduplication).
 pub fn run_id(request: &RunRequest, trigger: &str) -> String {
     let mut contracts = request.contracts.clone().unwrap_or_default();
     contracts.sort();
     let what_if = serde_json::to_string(&request.what_if).unwrap_or_default();
+    let asked_at = if request.dry_run {
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+    } else {
+        String::new()
+    };
     let parts = [
         trigger.to_owned(),
         request.as_of.to_string(),
         request.dry_run.to_string(),
         contracts.join(","),
         what_if,
+        asked_at,
     ];
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     handoff_domain::BillingRunId::derive_from_parts(&refs).to_string()

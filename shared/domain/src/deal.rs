@@ -24,6 +24,9 @@ pub const NARRATIVE_CHARS_MAX: usize = 20_000;
 
 // ---- wire shape -------------------------------------------------------------------------
 
+/// The longest payment terms a deal may set (a year; longer is a data error, and would
+/// push due dates out of any calendar).
+pub const PAYMENT_TERMS_DAYS_MAX: u32 = 365;
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DealInput {
@@ -681,6 +684,15 @@ fn billing(
                 bill: Money::new(rate, currency),
             });
         }
+    }
+    if input
+        .payment_terms_days
+        .is_some_and(|d| d > PAYMENT_TERMS_DAYS_MAX)
+    {
+        p.push(
+            "billing.payment_terms_days",
+            format!("at most {PAYMENT_TERMS_DAYS_MAX} days"),
+        );
     }
     let rollover = input
         .retainer_rollover_hours_max

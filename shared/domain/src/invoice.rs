@@ -21,7 +21,7 @@ use crate::catalog::RoleCode;
 use crate::currency::Currency;
 use crate::money::{Money, MoneyError};
 use crate::problems::{Problem, ProblemList, Problems};
-use chrono::{Duration, NaiveDate};
+use chrono::NaiveDate;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -308,7 +308,12 @@ pub fn legal_number(series: &str, fiscal_year: i32, n: u64) -> String {
 
 /// The payment due date from the issue date and the contract's terms (30 days default).
 pub fn due_date(issued_on: NaiveDate, payment_terms_days: Option<u32>) -> NaiveDate {
-    issued_on + Duration::days(i64::from(payment_terms_days.unwrap_or(30)))
+    let days = payment_terms_days
+        .unwrap_or(30)
+        .min(crate::deal::PAYMENT_TERMS_DAYS_MAX);
+    issued_on
+        .checked_add_days(chrono::Days::new(u64::from(days)))
+        .unwrap_or(NaiveDate::MAX)
 }
 
 #[cfg(test)]
@@ -322,6 +327,11 @@ mod tests {
         assert_eq!(
             due_date("2026-12-31".parse().unwrap(), Some(45)),
             "2027-02-14".parse::<NaiveDate>().unwrap()
+        );
+        // Terms beyond a year are refused at conversion; here they never panic.
+        assert_eq!(
+            due_date("2026-12-31".parse().unwrap(), Some(u32::MAX)),
+            "2027-12-31".parse::<NaiveDate>().unwrap()
         );
     }
 

@@ -208,6 +208,7 @@ fn validation_lists_every_problem_with_its_path() {
     bad.scope.start_date = Some("2027-04-01".into());
     bad.scope.deliverables[1].role_estimates[0].role = Some("wizard".into());
     bad.billing.model = Some("hourly".into());
+    bad.billing.payment_terms_days = Some(400);
     let problems = validate(&bad, &catalog()).unwrap_err().0;
     let fields: Vec<&str> = problems.iter().map(|p| p.field.as_str()).collect();
     for expected in [
@@ -218,6 +219,7 @@ fn validation_lists_every_problem_with_its_path() {
         "scope.target_end_date",
         "scope.deliverables[1].role_estimates[0].role",
         "billing.model",
+        "billing.payment_terms_days",
     ] {
         assert!(
             fields.contains(&expected),

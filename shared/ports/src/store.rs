@@ -186,6 +186,13 @@ pub enum BatchWrite {
     Delete(Key),
 }
 
+/// DynamoDB's cancellation reason codes that a retry can clear (capacity, throttling).
+pub const TRANSIENT_CANCELLATION_CODES: [&str; 3] = [
+    "ThrottlingError",
+    "ProvisionedThroughputExceeded",
+    "RequestLimitExceeded",
+];
+
 /// Why one write of a cancelled transaction failed, in the order the writes were given.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CancellationReason {
@@ -229,9 +236,15 @@ impl StoreError {
     pub fn is_retryable(&self) -> bool {
         match self {
             StoreError::Transient(_) => true,
-            StoreError::TransactionCanceled { reasons } => {
-                reasons.contains(&CancellationReason::TransactionConflict)
-            }
+            // A conflict with another transaction, or capacity a moment later, clears by
+            // itself; a failed condition or a validation problem does not.
+            StoreError::TransactionCanceled { reasons } => reasons.iter().any(|r| match r {
+                CancellationReason::TransactionConflict => true,
+                CancellationReason::Other(code) => {
+                    TRANSIENT_CANCELLATION_CODES.contains(&code.as_str())
+                }
+                _ => false,
+            }),
             _ => false,
         }
     }
@@ -444,4 +457,24 @@ pub async fn query_all(store: &dyn Store, mut query: Query) -> Result<Vec<Item>,
         "query {} spans more than {QUERY_PAGES_MAX} pages",
         query.partition
     )))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn throttled_transactions_are_retryable_failed_conditions_are_not() {
+        let cancelled = |reasons| StoreError::TransactionCanceled { reasons };
+        assert!(cancelled(vec![
+            CancellationReason::None,
+            CancellationReason::Other("ThrottlingError".into()),
+        ])
+        .is_retryable());
+        assert!(cancelled(vec![CancellationReason::TransactionConflict]).is_retryable());
+        assert!(!cancelled(vec![CancellationReason::ConditionalCheckFailed]).is_retryable());
+        assert!(
+            !cancelled(vec![CancellationReason::Other("ValidationError".into())]).is_retryable()
+        );
+    }
 }
