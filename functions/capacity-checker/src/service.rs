@@ -78,14 +78,7 @@ impl Failure for CapacityError {
     }
     fn details(&self) -> Vec<ErrorDetail> {
         match self {
-            CapacityError::Invalid(p) => {
-                p.0.iter()
-                    .map(|p| ErrorDetail {
-                        field: p.field.clone(),
-                        problem: p.problem.clone(),
-                    })
-                    .collect()
-            }
+            CapacityError::Invalid(p) => handoff_runtime::ErrorDetail::of(p),
             _ => Vec::new(),
         }
     }

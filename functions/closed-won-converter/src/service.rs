@@ -137,14 +137,7 @@ impl Failure for ConvertError {
     }
     fn details(&self) -> Vec<ErrorDetail> {
         match self {
-            ConvertError::Invalid(problems) => problems
-                .0
-                .iter()
-                .map(|p| ErrorDetail {
-                    field: p.field.clone(),
-                    problem: p.problem.clone(),
-                })
-                .collect(),
+            ConvertError::Invalid(problems) => handoff_runtime::ErrorDetail::of(problems),
             _ => Vec::new(),
         }
     }

@@ -104,14 +104,7 @@ impl Failure for JobError {
     }
     fn details(&self) -> Vec<handoff_runtime::ErrorDetail> {
         match self {
-            JobError::Invalid(p) => {
-                p.0.iter()
-                    .map(|p| handoff_runtime::ErrorDetail {
-                        field: p.field.clone(),
-                        problem: p.problem.clone(),
-                    })
-                    .collect()
-            }
+            JobError::Invalid(p) => handoff_runtime::ErrorDetail::of(p),
             _ => Vec::new(),
         }
     }

@@ -246,14 +246,7 @@ impl Failure for RunError {
     fn details(&self) -> Vec<handoff_runtime::ErrorDetail> {
         match self {
             RunError::Job(e) => e.details(),
-            RunError::Problems(p) => {
-                p.0.iter()
-                    .map(|p| handoff_runtime::ErrorDetail {
-                        field: p.field.clone(),
-                        problem: p.problem.clone(),
-                    })
-                    .collect()
-            }
+            RunError::Problems(p) => handoff_runtime::ErrorDetail::of(p),
             _ => Vec::new(),
         }
     }

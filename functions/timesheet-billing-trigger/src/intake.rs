@@ -68,14 +68,7 @@ impl Failure for IntakeError {
     }
     fn details(&self) -> Vec<ErrorDetail> {
         match self {
-            IntakeError::Invalid(p) => {
-                p.0.iter()
-                    .map(|p| ErrorDetail {
-                        field: p.field.clone(),
-                        problem: p.problem.clone(),
-                    })
-                    .collect()
-            }
+            IntakeError::Invalid(p) => handoff_runtime::ErrorDetail::of(p),
             _ => Vec::new(),
         }
     }

@@ -12,6 +12,20 @@ pub struct ErrorDetail {
     pub problem: String,
 }
 
+impl ErrorDetail {
+    /// The details of a list of validation problems (every one, with its field path).
+    pub fn of(problems: &handoff_domain::Problems) -> Vec<ErrorDetail> {
+        problems
+            .0
+            .iter()
+            .map(|p| ErrorDetail {
+                field: p.field.clone(),
+                problem: p.problem.clone(),
+            })
+            .collect()
+    }
+}
+
 /// What handlers need to know about an error to answer or retry correctly.
 pub trait Failure: std::error::Error {
     /// Will the same request succeed later (throttling, a conflict, a network fault)?
