@@ -21,7 +21,7 @@ use handoff_ports::{
     AttributeValue, BatchWrite, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
     StoreError, Update,
 };
-use handoff_runtime::Failure;
+use handoff_runtime::{metrics, Failure};
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -554,8 +554,19 @@ impl BillingRuns {
                 report.status = "failed".into();
                 report.reason = Some(e.to_string());
                 self.save_report(&job.run_id, &report).await?;
+                metrics::emit(
+                    &[("Code", e.code())],
+                    &[metrics::Metric {
+                        name: "InvoiceJobsFailed",
+                        unit: "Count",
+                        value: 1,
+                    }],
+                );
                 return Err(e.into());
             }
+        }
+        if let (Some(gross), true) = (report.gross_total, report.status == "issued") {
+            emit_issued(gross);
         }
         if let (Some(relay), Some(invoice)) = (&self.relay, report.invoice_id) {
             if report.number.is_some() {
@@ -609,4 +620,27 @@ pub fn run_id(request: &RunRequest, trigger: &str) -> String {
     ];
     let refs: Vec<&str> = parts.iter().map(String::as_str).collect();
     handoff_domain::BillingRunId::derive_from_parts(&refs).to_string()
+}
+
+/// `InvoicesIssued` and `AmountBilledMinorUnits` per currency (at least once: a redelivered
+/// job that finds its invoice issued reports it again).
+fn emit_issued(gross: Money) {
+    use rust_decimal::prelude::ToPrimitive;
+    let scale = rust_decimal::Decimal::from(10_i64.pow(gross.currency().minor_units()));
+    let minor = (gross.amount() * scale).to_i64().unwrap_or(i64::MAX);
+    metrics::emit(
+        &[("Currency", gross.currency().code())],
+        &[
+            metrics::Metric {
+                name: "InvoicesIssued",
+                unit: "Count",
+                value: 1,
+            },
+            metrics::Metric {
+                name: "AmountBilledMinorUnits",
+                unit: "None",
+                value: minor,
+            },
+        ],
+    );
 }

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod error;
 pub mod idempotency;
+pub mod metrics;
 pub mod sqs_batch;
 pub mod telemetry;
 pub mod webhook_auth;

@@ -173,6 +173,14 @@ async fn park(message: &SqsMessage, dead_letter: &dyn Queue, code: &str, reason:
     match dead_letter.send(vec![parked]).await {
         Ok(_) => {
             tracing::error!(%message_id, code, dlq = dead_letter.name(), "permanent failure; message moved to the DLQ");
+            crate::metrics::emit(
+                &[("Queue", dead_letter.name())],
+                &[crate::metrics::Metric {
+                    name: "DeadLetters",
+                    unit: "Count",
+                    value: 1,
+                }],
+            );
             Outcome::DeadLettered
         }
         Err(e) => {
