@@ -416,3 +416,116 @@ fn each_line_carries_the_annex_of_its_entries() {
     let item: BillableItem = serde_json::from_value(item).unwrap();
     assert_eq!(item.note, None);
 }
+
+mod invariants {
+    //! Properties of every invoice and its credit notes, over random delivered work.
+
+    use super::*;
+    use handoff_domain::credit::{credit, credit_entry, CreditSelection, Disposition};
+    use handoff_domain::invoice::issue_entry;
+    use handoff_domain::ledger::Side;
+    use proptest::prelude::*;
+    use rust_decimal::Decimal;
+    use std::collections::{BTreeMap, BTreeSet};
+
+    /// (role index, quarter hours) per time entry; expense amounts in cents.
+    fn work() -> impl Strategy<Value = (Vec<(usize, u32)>, Vec<u32>)> {
+        (
+            prop::collection::vec((0usize..2, 1u32..=32), 1..30),
+            prop::collection::vec(1u32..=500_000, 0..4),
+        )
+    }
+
+    fn net_of(entry: &handoff_domain::ledger::JournalEntry, account: &str) -> Decimal {
+        entry
+            .lines()
+            .iter()
+            .filter(|l| l.account == account)
+            .map(|l| match l.side {
+                Side::Debit => l.amount.amount(),
+                Side::Credit => -l.amount.amount(),
+            })
+            .sum()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn totals_add_up_and_credits_never_exceed_the_invoice(
+            (entries, expenses) in work(),
+            jurisdiction in prop::sample::select(vec!["US-NY", "US-CA", "DE", "NL"]),
+            order_seed in any::<u64>(),
+        ) {
+            let (w, mut book) = opened("globex-data", |d| d.billing.cap = None);
+            let ctx = RatingContext { rates: &w.rates, accounts: &w.chart.mapping };
+            let usd = Currency::parse("USD").unwrap();
+            let mut items = Vec::new();
+            for (i, (role, quarters)) in entries.iter().enumerate() {
+                let hours = (Decimal::from(*quarters) / Decimal::from(4)).to_string();
+                let role = ["engineer", "senior-engineer"][*role];
+                items.extend(book.apply(&time(&format!("w-{i}"), role, &hours), &ctx).unwrap().unwrap().items);
+            }
+            for (i, cents) in expenses.iter().enumerate() {
+                let expense = Signal::Expense(ExpenseEntry {
+                    source: source(&format!("e-{i}")),
+                    incurred_on: "2026-12-03".parse().unwrap(),
+                    amount: Money::new(Decimal::new(i64::from(*cents), 2), usd),
+                    billable: true,
+                    category: "travel".into(),
+                    note: None,
+                });
+                items.extend(book.apply(&expense, &ctx).unwrap().unwrap().items);
+            }
+            let tax = TaxTable::from_json(&seed("tax_rates.json")).unwrap();
+            let rate = tax.for_jurisdiction(jurisdiction).unwrap();
+            let draft = assemble(&items, usd, rate, "2026-12-01".parse().unwrap(), "2026-12-31".parse().unwrap()).unwrap();
+
+            // Every item exactly once; nets add up; tax rounded once; gross = net + tax.
+            let on_lines: Vec<&String> = draft.lines.iter().flat_map(|l| &l.item_ids).collect();
+            let distinct: BTreeSet<&String> = on_lines.iter().copied().collect();
+            prop_assert_eq!(on_lines.len(), items.len());
+            prop_assert_eq!(distinct.len(), items.len());
+            let nets: Decimal = draft.lines.iter().map(|l| l.net.amount()).sum();
+            prop_assert_eq!(nets, draft.net_total.amount());
+            let items_total: Decimal = items.iter().map(|i| i.amount.amount()).sum();
+            prop_assert_eq!(items_total, draft.net_total.amount());
+            let tax_once = (draft.net_total.amount() * rate.rate_percent / Decimal::ONE_HUNDRED)
+                .round_dp_with_strategy(2, rust_decimal::RoundingStrategy::MidpointAwayFromZero);
+            prop_assert_eq!(draft.tax_total.amount(), tax_once);
+            prop_assert_eq!(draft.gross_total.amount(), draft.net_total.amount() + draft.tax_total.amount());
+            for l in &draft.lines {
+                let annexed: Decimal = l.annex.iter().map(|a| a.amount.amount()).sum();
+                prop_assert_eq!(annexed, l.net.amount());
+            }
+
+            // Credit the lines one note at a time, in a random order: tax never beyond the
+            // invoice's, and the whole set equals the invoice to the cent.
+            let issue = issue_entry(&draft, "INV-2026-000001", "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
+            let mut order: Vec<usize> = (0..draft.lines.len()).collect();
+            let mut seed_state = order_seed;
+            for i in (1..order.len()).rev() {
+                seed_state = seed_state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+                order.swap(i, (seed_state >> 33) as usize % (i + 1));
+            }
+            let mut already: BTreeMap<usize, String> = BTreeMap::new();
+            let (mut tax_credited, mut gross_credited) = (Decimal::ZERO, Decimal::ZERO);
+            let mut receivable = net_of(&issue, &w.chart.mapping.accounts_receivable);
+            for (n, line) in order.iter().enumerate() {
+                let number = format!("CN-2026-{:06}", n + 1);
+                let note = credit(&draft, "INV-2026-000001", &CreditSelection::Lines(vec![*line]), &already, Disposition::Release, "correction").unwrap();
+                tax_credited += note.tax_total.amount();
+                gross_credited += note.gross_total.amount();
+                prop_assert!(tax_credited <= draft.tax_total.amount());
+                prop_assert_eq!(note.gross_total.amount(), note.net_total.amount() + note.tax_total.amount());
+                let entry = credit_entry(&note, &number, "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
+                prop_assert!(entry.is_balanced());
+                receivable += net_of(&entry, &w.chart.mapping.accounts_receivable);
+                already.insert(*line, number);
+            }
+            prop_assert_eq!(tax_credited, draft.tax_total.amount());
+            prop_assert_eq!(gross_credited, draft.gross_total.amount());
+            prop_assert_eq!(receivable, Decimal::ZERO, "issue and credits net receivables to zero");
+        }
+    }
+}
