@@ -279,6 +279,7 @@ fn invoicing(store: Arc<dyn Store>, table: &str, r: &Reference) -> Invoicing {
         chart: r.chart.clone(),
         main_table: table.to_owned(),
         series_prefix: "INV".into(),
+        rates: Some(r.rates.clone()),
     }
 }
 

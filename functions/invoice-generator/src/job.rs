@@ -13,12 +13,13 @@ use crate::claims::{claim, claimed_by, unbilled};
 use crate::document::{InvoiceDocument, InvoiceRecord};
 use crate::numbering::{invoice_key, issue_with, IssueWrites, NumberingError, Series};
 use handoff_domain::billing::BillableItem;
-use handoff_domain::billing_calendar::{simulate, BillingPeriod, WhatIf};
+use handoff_domain::billing_calendar::{simulate, BillingPeriod, CardRates, WhatIf};
 use handoff_domain::invoice::{
     assemble, due_date, issue_entry, InvoiceDraft, InvoiceError, TaxTable,
 };
 use handoff_domain::ledger::ChartOfAccounts;
 use handoff_domain::project::ProjectSkeleton;
+use handoff_domain::rates::RateBook;
 use handoff_domain::{ContractId, InvoiceId, Money, ProjectId};
 use handoff_ports::journal::journal_item;
 use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, WriteOp};
@@ -41,6 +42,9 @@ pub struct Invoicing {
     pub main_table: String,
     /// Series prefix of invoices (`INV`).
     pub series_prefix: String,
+    /// The rate cards, for what-ifs naming a card version (`None`: such what-ifs are
+    /// refused).
+    pub rates: Option<Arc<RateBook>>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -415,7 +419,9 @@ impl Invoicing {
             });
         }
         let accrued = self.accrued_net(&project).await?;
-        let changed = simulate(&items, what_if, accrued).map_err(InvoiceError::from)?;
+        let card = self.card_rates(what_if)?;
+        let changed =
+            simulate(&items, what_if, card.as_ref(), accrued).map_err(InvoiceError::from)?;
         let simulated = match self.assemble_for(&project, &changed, period) {
             Ok(d) => Some(d),
             Err(JobError::Invoice(InvoiceError::Empty)) => None,
@@ -432,6 +438,34 @@ impl Invoicing {
             simulated,
             difference: Some(difference),
         })
+    }
+
+    /// The bill rates of the what-if's card version, if it names one.
+    pub fn card_rates(&self, what_if: &WhatIf) -> Result<Option<CardRates>, JobError> {
+        let Some(choice) = &what_if.rate_card else {
+            return Ok(None);
+        };
+        let invalid = |problem: String| {
+            JobError::Invalid(handoff_domain::Problems(vec![
+                handoff_domain::Problem::new("what_if.rate_card", problem),
+            ]))
+        };
+        let book = self
+            .rates
+            .as_ref()
+            .ok_or_else(|| invalid("no rate cards are loaded here".into()))?;
+        let rates = book
+            .version_bill_rates(&choice.card, choice.version)
+            .ok_or_else(|| {
+                invalid(format!(
+                    "no version {} of rate card {:?}",
+                    choice.version, choice.card
+                ))
+            })?;
+        Ok(Some(CardRates {
+            card: choice.card.clone(),
+            rates,
+        }))
     }
 
     /// The net the contract accrued towards its cap (its billing state), zero if none.

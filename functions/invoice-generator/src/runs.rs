@@ -306,6 +306,10 @@ impl BillingRuns {
                 "what_if: a hypothetical change needs dry_run = true".into(),
             ));
         }
+        if let Some(what_if) = &request.what_if {
+            // An unknown card version is the caller's mistake, said now, not per job.
+            self.invoicing.card_rates(what_if)?;
+        }
         let run_id = run_id(request, trigger);
         let filter: Option<BTreeSet<&str>> = request
             .contracts

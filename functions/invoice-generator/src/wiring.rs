@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 const BUNDLED_CHART: &str = include_str!("../../../infra/seed/chart_of_accounts.json");
 const BUNDLED_TAX_RATES: &str = include_str!("../../../infra/seed/tax_rates.json");
+const BUNDLED_CATALOG: &str = include_str!("../../../infra/seed/catalog.json");
+const BUNDLED_RATE_CARDS: &str = include_str!("../../../infra/seed/rate_cards.json");
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,6 +44,10 @@ pub async fn wire() -> Result<Wired, BoxError> {
         chart: Arc::new(ChartOfAccounts::from_json(BUNDLED_CHART)?),
         main_table: common.main_table.clone(),
         series_prefix: prefix,
+        rates: Some(Arc::new(handoff_domain::rates::RateBook::from_json(
+            BUNDLED_RATE_CARDS,
+            &handoff_domain::catalog::Catalog::from_json(BUNDLED_CATALOG)?,
+        )?)),
     };
     let relay = Relay {
         store,

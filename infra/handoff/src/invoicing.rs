@@ -124,6 +124,7 @@ fn build(delivery: &Delivery, seed: &Path) -> anyhow::Result<(Finance, ChartOfAc
         chart: Arc::new(chart.clone()),
         main_table: delivery.table.clone(),
         series_prefix: "INV".into(),
+        rates: Some(delivery.billing.rates.clone()),
     };
     let visibility = Duration::from_secs(180);
     let jobs_dead_letters = Arc::new(MemoryQueue::new("invoice-jobs-dlq.fifo", visibility));

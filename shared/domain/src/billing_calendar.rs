@@ -11,14 +11,16 @@
 //! - The invoice id derives from (contract, period key), so a rerun of the same day, or a
 //!   redelivered job, resumes the same invoice; a day the schedule missed loses nothing,
 //!   since the next period's cut-off takes every earlier unbilled item.
-//! - What-if (a dry run with a hypothetical rate per role or cap) re-rates the unbilled
-//!   time items and cuts them at the cap in work-date order; it never writes.
+//! - What-if (a dry run with a hypothetical rate-card version, rates per role, or cap)
+//!   re-rates the unbilled time items and cuts them at the cap in work-date order; it
+//!   never writes. Explicit role rates win over the card version's.
 
 use crate::billing::{BillableItem, Treatment};
 use crate::catalog::RoleCode;
 use crate::deal::BillingFrequency;
 use crate::money::{Money, MoneyError};
 use crate::project::ContractTerms;
+use crate::rates::RateSource;
 use chrono::{Datelike, Duration, NaiveDate, Weekday};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -143,12 +145,39 @@ pub struct WhatIf {
     /// A new not-to-exceed amount for the contract.
     #[serde(default)]
     pub cap: Option<Money>,
+    /// A rate-card version not yet in effect (e.g. next year's standard card): items
+    /// rated from that card are re-rated at its rates; items from another card (the
+    /// customer's) or from a contract override keep theirs, as precedence says.
+    #[serde(default)]
+    pub rate_card: Option<RateCardChoice>,
+}
+
+/// A version of a rate card, by card id and version number.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RateCardChoice {
+    pub card: String,
+    pub version: u32,
+}
+
+/// A chosen card version's bill rates (resolved from the rate book by the caller).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CardRates {
+    pub card: String,
+    pub rates: BTreeMap<RoleCode, Money>,
 }
 
 impl WhatIf {
     pub fn is_empty(&self) -> bool {
-        self.rates.is_empty() && self.cap.is_none()
+        self.rates.is_empty() && self.cap.is_none() && self.rate_card.is_none()
     }
+}
+
+fn rated_from(item: &BillableItem, card: &str) -> bool {
+    matches!(
+        &item.rate_source,
+        Some(RateSource::StandardCard { card: c, .. } | RateSource::CustomerCard { card: c, .. }) if c == card
+    )
 }
 
 /// Re-rates `items` under `what_if`. `accrued_net` is the contract's net accrued towards
@@ -158,6 +187,7 @@ impl WhatIf {
 pub fn simulate(
     items: &[BillableItem],
     what_if: &WhatIf,
+    card: Option<&CardRates>,
     accrued_net: Money,
 ) -> Result<Vec<BillableItem>, MoneyError> {
     let mut simulated: Vec<BillableItem> = items.to_vec();
@@ -168,7 +198,11 @@ pub fn simulate(
         simulated.iter().filter(|i| is_time(i)).map(|i| &i.amount),
     )?;
     for item in simulated.iter_mut().filter(|i| is_time(i)) {
-        if let Some(rate) = item.role.as_ref().and_then(|r| what_if.rates.get(r)) {
+        let from_card = card
+            .filter(|c| rated_from(item, &c.card))
+            .and_then(|c| item.role.as_ref().and_then(|r| c.rates.get(r)));
+        let explicit = item.role.as_ref().and_then(|r| what_if.rates.get(r));
+        if let Some(rate) = explicit.or(from_card) {
             item.rate = *rate;
             item.amount = rate.checked_mul(item.quantity)?.round_to_minor_units();
         }

@@ -132,6 +132,23 @@ impl RateBook {
         problems.finish(|| RateBook { cards: file.cards })
     }
 
+    /// The bill rates of one version of a card (a what-if: a version not yet in effect).
+    pub fn version_bill_rates(
+        &self,
+        card: &str,
+        version: u32,
+    ) -> Option<std::collections::BTreeMap<RoleCode, Money>> {
+        let card = self.cards.iter().find(|c| c.id == card)?;
+        let version = card.versions.iter().find(|v| v.version == version)?;
+        Some(
+            version
+                .rates
+                .iter()
+                .map(|r| (r.role.clone(), Money::new(r.bill, card.currency)))
+                .collect(),
+        )
+    }
+
     /// The bill (and cost) rate of `role` on `date`, by precedence.
     pub fn quote(
         &self,

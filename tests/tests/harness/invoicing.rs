@@ -62,6 +62,9 @@ pub fn invoicing_on(store: Arc<dyn Store>, table: &str) -> Invoicing {
         chart: Arc::new(ChartOfAccounts::from_json(&seed("chart_of_accounts.json")).unwrap()),
         main_table: table.to_owned(),
         series_prefix: "INV".into(),
+        rates: Some(Arc::new(
+            closed_won_converter::reference::bundled().unwrap().rates,
+        )),
     }
 }
 
