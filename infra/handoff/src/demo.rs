@@ -30,7 +30,7 @@ use timesheet_billing_trigger::service::Billing;
 const MAIN_TABLE: &str = "handoff";
 const IDEMPOTENCY_TABLE: &str = "handoff-idempotency";
 /// Demo-only credentials: the demo signs its own deliveries.
-const DEMO_CRM_SECRET: &str = "demo-crm-webhook-secret";
+pub(crate) const DEMO_CRM_SECRET: &str = "demo-crm-webhook-secret";
 const DEMO_HUBSPOT_SECRET: &str = "demo-hubspot-client-secret";
 const DEMO_BASE_URL: &str = "http://127.0.0.1:8080";
 /// Sample deal files delivered through the generic webhook, in order.
@@ -40,14 +40,14 @@ const SAMPLE_DEALS: &[&str] = &[
     "initech-support.json",
 ];
 
-struct Demo {
-    app: App,
-    delivery: Delivery,
-    capacity: Capacity,
+pub(crate) struct Demo {
+    pub(crate) app: App,
+    pub(crate) delivery: Delivery,
+    pub(crate) capacity: Capacity,
     store: Arc<MemoryStore>,
-    events: Arc<MemoryQueue>,
-    dead_letters: Arc<MemoryQueue>,
-    clock: Arc<ManualClock>,
+    pub(crate) events: Arc<MemoryQueue>,
+    pub(crate) dead_letters: Arc<MemoryQueue>,
+    pub(crate) clock: Arc<ManualClock>,
 }
 
 pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::Result<()> {
@@ -164,7 +164,7 @@ fn secret(s: &str) -> WebhookSecret {
     WebhookSecret::new(s.to_owned()).expect("demo secrets are not empty")
 }
 
-fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
+pub(crate) fn build(seed: &Path, today: NaiveDate) -> anyhow::Result<Demo> {
     let reference =
         Arc::new(reference::from_dir(seed).map_err(|p| anyhow::anyhow!("seed data: {p}"))?);
     let resources =

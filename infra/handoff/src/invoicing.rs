@@ -33,11 +33,11 @@ pub struct Artifacts {
     pub documents: Vec<(String, String, Option<String>)>,
 }
 
-struct Finance {
-    api: FinanceApi,
-    runs: BillingRuns,
-    jobs: Arc<MemoryQueue>,
-    jobs_dead_letters: Arc<MemoryQueue>,
+pub(crate) struct Finance {
+    pub(crate) api: FinanceApi,
+    pub(crate) runs: BillingRuns,
+    pub(crate) jobs: Arc<MemoryQueue>,
+    pub(crate) jobs_dead_letters: Arc<MemoryQueue>,
     outbox: Arc<MemoryQueue>,
 }
 
@@ -111,7 +111,10 @@ impl Finance {
     }
 }
 
-fn build(delivery: &Delivery, seed: &Path) -> anyhow::Result<(Finance, ChartOfAccounts)> {
+pub(crate) fn build(
+    delivery: &Delivery,
+    seed: &Path,
+) -> anyhow::Result<(Finance, ChartOfAccounts)> {
     let tax = TaxTable::from_json(&std::fs::read_to_string(seed.join("tax_rates.json"))?)
         .map_err(|p| anyhow::anyhow!("tax_rates.json: {p}"))?;
     let chart = ChartOfAccounts::from_json(&std::fs::read_to_string(

@@ -6,6 +6,7 @@ mod demo;
 mod invoicing;
 mod pump;
 mod report;
+mod serve;
 
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
@@ -36,6 +37,16 @@ enum Command {
         #[arg(long, default_value = "2026-11-26")]
         today: chrono::NaiveDate,
     },
+    /// Serve every HTTP route (webhooks, capacity checks, delivery intake, billing runs,
+    /// invoices, journal) on 127.0.0.1, on the memory adapters with the seed data.
+    Serve {
+        /// Seed folder (catalog, rate cards, resources, tax rates, chart of accounts).
+        #[arg(long, default_value = "infra/seed")]
+        seed: PathBuf,
+        /// Port on 127.0.0.1 (0: any free port, printed at start).
+        #[arg(long, default_value_t = 8080)]
+        port: u16,
+    },
 }
 
 #[tokio::main]
@@ -43,5 +54,6 @@ async fn main() -> anyhow::Result<()> {
     handoff_runtime::telemetry::init_with("warn");
     match Cli::parse().command {
         Command::Demo { seed, out, today } => demo::run(&seed, out.as_deref(), today).await,
+        Command::Serve { seed, port } => serve::run(&seed, port).await,
     }
 }
