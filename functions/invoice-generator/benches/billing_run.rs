@@ -52,10 +52,19 @@ use timesheet_billing_trigger::service::{Billing, SignalEnvelope};
 const CUTOFF: &str = "2026-12-31";
 
 // On-demand prices, us-east-1 (standard table class).
-const USD_PER_MILLION_WRU: f64 = 0.625;
-const USD_PER_MILLION_RRU: f64 = 0.125;
-const USD_PER_MILLION_SQS_STANDARD: f64 = 0.40;
-const USD_PER_MILLION_SQS_FIFO: f64 = 0.50;
+// Prices are exact decimals (money never goes through a float); capacity units, which the
+// SDK reports as floats, are converted once where they meet a price.
+const USD_PER_MILLION_WRU: &str = "0.625";
+const USD_PER_MILLION_RRU: &str = "0.125";
+const USD_PER_MILLION_SQS_STANDARD: &str = "0.40";
+const USD_PER_MILLION_SQS_FIFO: &str = "0.50";
+
+/// The USD cost of `units` (per 1,000 invoices) at `per_million`.
+fn cost_usd(units: f64, per_million: &str) -> Decimal {
+    let units = Decimal::from_f64_retain(units).unwrap_or_default();
+    let price: Decimal = per_million.parse().expect("a price");
+    (units * price / Decimal::from(1_000_000)).round_dp(6)
+}
 
 struct Args {
     contracts: usize,
@@ -615,7 +624,8 @@ fn print_requests(run: &RequestCounts, invoices: usize, items: usize) {
         println!("    {op:<20} {:>6.2}", per_invoice(n, invoices));
     }
     let k = 1000.0 / invoices as f64;
-    let est_cost = k * (est_r * USD_PER_MILLION_RRU + est_w * USD_PER_MILLION_WRU) / 1e6;
+    let est_cost =
+        cost_usd(est_r * k, USD_PER_MILLION_RRU) + cost_usd(est_w * k, USD_PER_MILLION_WRU);
     println!(
         "  prices (on-demand, us-east-1): DynamoDB ${USD_PER_MILLION_WRU}/M WRU, \
          ${USD_PER_MILLION_RRU}/M RRU; SQS ${USD_PER_MILLION_SQS_STANDARD}/M requests \
@@ -643,13 +653,14 @@ fn print_requests(run: &RequestCounts, invoices: usize, items: usize) {
         }
     }
     debug_assert!((rep_r + rep_w - rep_units).abs() < 1e-6);
-    let rep_cost = k * (rep_r * USD_PER_MILLION_RRU + rep_w * USD_PER_MILLION_WRU) / 1e6;
+    let rep_cost =
+        cost_usd(rep_r * k, USD_PER_MILLION_RRU) + cost_usd(rep_w * k, USD_PER_MILLION_WRU);
     println!(
         "  cost per 1,000 invoices from the capacity DynamoDB reported: {:.0} RRU + {:.0} WRU = ${rep_cost:.6}",
         rep_r * k,
         rep_w * k
     );
-    let sqs_cost = k * sqs as f64 * USD_PER_MILLION_SQS_STANDARD / 1e6;
+    let sqs_cost = cost_usd(k * sqs as f64, USD_PER_MILLION_SQS_STANDARD);
     println!("  SQS per 1,000 invoices: ${sqs_cost:.6} (standard-queue price)");
 }
 
