@@ -20,6 +20,7 @@ use harness::invoicing::{
 use harness::Harness;
 use invoice_generator::credits::{CreditOutcome, CreditRequest};
 use invoice_generator::job::JobError;
+use invoice_generator::relay::{outbox_key, CREDIT_NOTE_ISSUED};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -80,10 +81,7 @@ async fn books(h: &Harness, project: ProjectId, invoice: InvoiceId, note: &Credi
         .store
         .get(
             &h.table,
-            &Key::new(
-                format!("INVOICE#{}", note.credit_note_id),
-                "OUTBOX#CreditNoteIssued",
-            ),
+            &outbox_key(&note.credit_note_id.to_string(), CREDIT_NOTE_ISSUED),
         )
         .await
         .unwrap()

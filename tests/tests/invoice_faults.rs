@@ -11,7 +11,7 @@ mod harness;
 
 use handoff_domain::invoice::InvoiceDraft;
 use handoff_domain::{ContractId, InvoiceId, ProjectId};
-use handoff_ports::{Key, Store};
+use handoff_ports::Store;
 use handoff_runtime::Failure;
 use harness::faulty::{fresh_like, is_aws, FailMode, FaultyStore};
 use harness::invoicing::{invoicing_on, items, journal_records, project_with_items, text};
@@ -19,6 +19,7 @@ use harness::Harness;
 use invoice_generator::claims::{claimed_by, unbilled, CHUNK_ATTEMPTS_MAX};
 use invoice_generator::job::{JobError, JobOutcome};
 use invoice_generator::numbering::invoice_key;
+use invoice_generator::relay::{outbox_key, INVOICE_ISSUED};
 use rust_decimal::Decimal;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -109,10 +110,7 @@ async fn stored_invoice(h: &Harness, invoice: InvoiceId) -> StoredInvoice {
         .collect();
     let outbox = h
         .store
-        .get(
-            &h.table,
-            &Key::new(format!("INVOICE#{invoice}"), "OUTBOX#InvoiceIssued"),
-        )
+        .get(&h.table, &outbox_key(&invoice.to_string(), INVOICE_ISSUED))
         .await
         .unwrap()
         .and_then(|o| text(&o, "event"));

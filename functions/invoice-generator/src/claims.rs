@@ -17,8 +17,8 @@ use handoff_ports::{
 };
 use serde::Deserialize;
 
-/// Pause after a throttled claim transaction before its retry.
-pub const CLAIM_BACKOFF_MS: u64 = 25;
+/// Pause after a throttled transaction before its retry (× the attempt number).
+pub const CHUNK_BACKOFF_MS: u64 = 25;
 
 /// Retries of one chunk as items drop out of it.
 pub const CHUNK_ATTEMPTS_MAX: usize = 8;
@@ -69,9 +69,6 @@ pub struct Claimed {
     pub invoice_closed: bool,
 }
 
-/// Items per claim transaction: one write is the invoice's guard.
-pub const CLAIM_CHUNK_ITEMS_MAX: usize = TRANSACT_ITEMS_MAX - 1;
-
 /// Claims `items` for `invoice`.
 ///
 /// Every chunk's transaction also counts the claims on the invoice record (`claims`,
@@ -84,58 +81,92 @@ pub async fn claim(
     invoice: InvoiceId,
     items: &[(Key, BillableItem)],
 ) -> Result<Claimed, StoreError> {
-    let mut outcome = Claimed::default();
-    for chunk in items.chunks(CLAIM_CHUNK_ITEMS_MAX) {
-        let mut pending: Vec<&(Key, BillableItem)> = chunk.iter().collect();
+    let ops = items
+        .iter()
+        .map(|(key, item)| claim_op(table, key, item, invoice))
+        .collect();
+    let guard = |claimed: usize| guard_op(table, invoice, claimed);
+    let written = write_each_once(store, ops, Some(&guard)).await?;
+    Ok(Claimed {
+        newly: written.count,
+        invoice_closed: written.guard_failed,
+    })
+}
+
+/// What [`write_each_once`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Written {
+    /// Writes applied by this call.
+    pub count: usize,
+    /// The guard's condition failed: writing stopped there.
+    pub guard_failed: bool,
+}
+
+/// Applies conditional item writes (claims, releases, write-offs) in transactions of at
+/// most [`TRANSACT_ITEMS_MAX`] writes. A write whose condition fails is dropped (another
+/// invoice holds the item, or this write was applied before) and the rest of its
+/// transaction retried; throttling is retried after a pause. Writes still pending after
+/// [`CHUNK_ATTEMPTS_MAX`] attempts are a retryable error, never a silent success, since the
+/// caller would otherwise book amounts for items it did not move. With `guard`, each
+/// transaction starts with `guard(writes in it)`; when the guard's condition fails, writing
+/// stops and [`Written::guard_failed`] says so.
+pub async fn write_each_once(
+    store: &dyn Store,
+    ops: Vec<WriteOp>,
+    guard: Option<&(dyn Fn(usize) -> WriteOp + Sync)>,
+) -> Result<Written, StoreError> {
+    let chunk_max = TRANSACT_ITEMS_MAX - usize::from(guard.is_some());
+    let offset = usize::from(guard.is_some());
+    let mut written = Written::default();
+    for chunk in ops.chunks(chunk_max) {
+        let mut pending: Vec<WriteOp> = chunk.to_vec();
         let mut last_error = None;
-        for _ in 0..CHUNK_ATTEMPTS_MAX {
+        for attempt in 1..=CHUNK_ATTEMPTS_MAX {
             if pending.is_empty() {
                 break;
             }
-            let mut ops = vec![guard_op(table, invoice, pending.len())];
-            ops.extend(
-                pending
-                    .iter()
-                    .map(|(key, item)| claim_op(table, key, item, invoice)),
-            );
-            match store.transact_write(ops).await {
+            let mut transaction: Vec<WriteOp> =
+                guard.map(|g| g(pending.len())).into_iter().collect();
+            transaction.extend(pending.iter().cloned());
+            match store.transact_write(transaction).await {
                 Ok(()) => {
-                    outcome.newly += pending.len();
+                    written.count += pending.len();
                     pending.clear();
                 }
-                Err(e) if e.failed_conditions().contains(&0) => {
-                    outcome.invoice_closed = true;
-                    return Ok(outcome);
+                Err(e) if guard.is_some() && e.failed_conditions().contains(&0) => {
+                    written.guard_failed = true;
+                    return Ok(written);
                 }
                 Err(e) if !e.failed_conditions().is_empty() => {
-                    // Claimed by another invoice, by this one earlier, or reversed.
-                    let lost: Vec<usize> = e.failed_conditions().iter().map(|i| i - 1).collect();
+                    let lost: Vec<usize> =
+                        e.failed_conditions().iter().map(|i| i - offset).collect();
                     pending = pending
                         .into_iter()
                         .enumerate()
                         .filter(|(i, _)| !lost.contains(i))
-                        .map(|(_, p)| p)
+                        .map(|(_, op)| op)
                         .collect();
                 }
                 Err(e) if e.is_retryable() => {
                     last_error = Some(e);
-                    tokio::time::sleep(std::time::Duration::from_millis(CLAIM_BACKOFF_MS)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(
+                        CHUNK_BACKOFF_MS * attempt as u64,
+                    ))
+                    .await;
                 }
                 Err(e) => return Err(e),
             }
         }
-        // Never report success with items left behind: the job would issue a partial
-        // invoice. The error is retryable; the redelivered job resumes the claims.
         if !pending.is_empty() {
             return Err(last_error.unwrap_or_else(|| {
                 StoreError::Transient(format!(
-                    "{} items still contended after {CHUNK_ATTEMPTS_MAX} attempts",
+                    "{} writes still contended after {CHUNK_ATTEMPTS_MAX} attempts",
                     pending.len()
                 ))
             }));
         }
     }
-    Ok(outcome)
+    Ok(written)
 }
 
 fn guard_op(table: &str, invoice: InvoiceId, claimed: usize) -> WriteOp {
@@ -252,12 +283,9 @@ pub async fn claimed_by(
     table: &str,
     invoice: InvoiceId,
 ) -> Result<Vec<BillableItem>, StoreError> {
-    let query = Query::partition(table, format!("CLAIMED#{invoice}"))
-        .on_index(Index::Gsi2)
-        .limit(1000);
-    query_all(store, query)
+    Ok(claimed_with_keys(store, table, invoice)
         .await?
         .into_iter()
-        .map(|i| decode(i).map(|(_, item)| item))
-        .collect()
+        .map(|(_, item)| item)
+        .collect())
 }

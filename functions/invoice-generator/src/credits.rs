@@ -9,15 +9,14 @@
 //! before that finishes is healed by repeating the request (the issued note is found and
 //! only the item step runs again).
 
-use crate::claims::{claimed_with_keys, release_op, write_off_op};
+use crate::claims::{claimed_with_keys, release_op, write_each_once, write_off_op};
 use crate::job::{Invoicing, JobError};
-use crate::numbering::{invoice_key, issue_with, IssueWrites, NumberingError, Series};
+use crate::numbering::{invoice_key, issue_with, new_record, IssueWrites, NumberingError, Series};
+use crate::relay::{pending_record, CREDIT_NOTE_ISSUED};
 use handoff_domain::credit::{credit, credit_entry, CreditNoteDraft, CreditSelection, Disposition};
 use handoff_domain::{CreditNoteId, InvoiceId, Money};
 use handoff_ports::journal::journal_item;
-use handoff_ports::{
-    AttributeValue, Condition, Key, StoreError, Update, WriteOp, TRANSACT_ITEMS_MAX,
-};
+use handoff_ports::{AttributeValue, Condition, StoreError, Update, WriteOp};
 use serde::{Deserialize, Serialize};
 
 /// Series prefix of credit notes.
@@ -56,9 +55,6 @@ fn s(v: impl Into<String>) -> AttributeValue {
 fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
     serde_json::to_string(value).map_err(|e| StoreError::Invalid(e.to_string()))
 }
-
-/// Pause between attempts to move a throttled chunk of items (× the attempt number).
-pub const MOVE_BACKOFF_MS: u64 = 25;
 
 /// Attempts of a credit note while other notes of the same invoice keep landing first.
 pub const CREDIT_ATTEMPTS_MAX: u32 = 4;
@@ -210,10 +206,8 @@ impl Invoicing {
             let credited_gross = Money::new(record.credited_gross, draft.currency)
                 .checked_add(&note.gross_total)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
-            let mut outbox =
-                Key::new(format!("INVOICE#{note_id}"), "OUTBOX#CreditNoteIssued").to_item();
             let event = serde_json::json!({
-                "type": "CreditNoteIssued",
+                "type": CREDIT_NOTE_ISSUED,
                 "event_id": format!("{note_id}:issued"),
                 "credit_note_id": note_id,
                 "number": number,
@@ -222,22 +216,17 @@ impl Invoicing {
                 "issued_on": day,
                 "note": note,
             });
-            outbox.insert("event".into(), s(json(&event)?));
-            outbox.insert("status".into(), s("pending"));
-            crate::relay::mark_pending(&mut outbox, &day, &note_id.to_string());
+            let outbox = pending_record(
+                &note_id.to_string(),
+                CREDIT_NOTE_ISSUED,
+                json(&event)?,
+                &day,
+            );
             Ok(IssueWrites {
                 invoice_updates: vec![Update::Set("issued_on".into(), s(day))],
                 writes: vec![
-                    WriteOp::Put {
-                        table: self.main_table.clone(),
-                        item: journal,
-                        condition: Some(Condition::NotExists),
-                    },
-                    WriteOp::Put {
-                        table: self.main_table.clone(),
-                        item: outbox,
-                        condition: Some(Condition::NotExists),
-                    },
+                    new_record(&self.main_table, journal),
+                    new_record(&self.main_table, outbox),
                     WriteOp::Update {
                         table: self.main_table.clone(),
                         key: invoice_key(&invoice.to_string()),
@@ -301,53 +290,8 @@ impl Invoicing {
                 Disposition::WriteOff => write_off_op(&self.main_table, key, invoice),
             })
             .collect();
-        let mut moved = 0;
-        for chunk in ops.chunks(TRANSACT_ITEMS_MAX) {
-            let mut pending: Vec<WriteOp> = chunk.to_vec();
-            let mut last_error = None;
-            for attempt in 0..crate::claims::CHUNK_ATTEMPTS_MAX {
-                if pending.is_empty() {
-                    break;
-                }
-                match self.store.transact_write(pending.clone()).await {
-                    Ok(()) => {
-                        moved += pending.len();
-                        pending.clear();
-                    }
-                    // Moved already (a repeated request): drop those and retry the rest.
-                    Err(e) if !e.failed_conditions().is_empty() => {
-                        let lost = e.failed_conditions();
-                        pending = pending
-                            .into_iter()
-                            .enumerate()
-                            .filter(|(i, _)| !lost.contains(i))
-                            .map(|(_, op)| op)
-                            .collect();
-                    }
-                    Err(e) if e.is_retryable() => {
-                        last_error = Some(e);
-                        tokio::time::sleep(std::time::Duration::from_millis(
-                            MOVE_BACKOFF_MS * (attempt as u64 + 1),
-                        ))
-                        .await;
-                    }
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            // Never answer success with items still on the credited invoice: the journal
-            // already moved their amounts. The error is retryable; repeating the request
-            // finds the issued note and finishes this step.
-            if !pending.is_empty() {
-                return Err(last_error
-                    .unwrap_or_else(|| {
-                        StoreError::Transient(format!(
-                            "{} credited items still contended",
-                            pending.len()
-                        ))
-                    })
-                    .into());
-            }
-        }
-        Ok(moved)
+        // Never answer success with items still on the credited invoice: the journal
+        // already moved their amounts; a repeated request finishes this step.
+        Ok(write_each_once(self.store.as_ref(), ops, None).await?.count)
     }
 }

@@ -118,9 +118,9 @@ impl FinanceApi {
                     .await?;
                 if let Some(relay) = &self.relay {
                     relay
-                        .outbox(handoff_ports::Key::new(
-                            format!("INVOICE#{}", outcome.credit_note_id),
-                            "OUTBOX#CreditNoteIssued",
+                        .outbox(crate::relay::outbox_key(
+                            &outcome.credit_note_id.to_string(),
+                            crate::relay::CREDIT_NOTE_ISSUED,
                         ))
                         .await?;
                 }

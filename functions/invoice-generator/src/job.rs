@@ -11,7 +11,8 @@
 
 use crate::claims::{claim, claimed_by, unbilled};
 use crate::document::{InvoiceDocument, InvoiceRecord};
-use crate::numbering::{invoice_key, issue_with, IssueWrites, NumberingError, Series};
+use crate::numbering::{invoice_key, issue_with, new_record, IssueWrites, NumberingError, Series};
+use crate::relay::{pending_record, INVOICE_ISSUED};
 use handoff_domain::billing::BillableItem;
 use handoff_domain::billing_calendar::{simulate, BillingPeriod, CardRates, WhatIf};
 use handoff_domain::invoice::{
@@ -22,7 +23,7 @@ use handoff_domain::project::ProjectSkeleton;
 use handoff_domain::rates::RateBook;
 use handoff_domain::{ContractId, InvoiceId, Money, ProjectId};
 use handoff_ports::journal::journal_item;
-use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, WriteOp};
+use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update};
 use handoff_runtime::Failure;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -548,27 +549,20 @@ impl Invoicing {
                 json(&entry)?,
             );
             let document = InvoiceDocument::issued(invoice, project, draft, number, issued_on, due);
-            let mut outbox =
-                Key::new(format!("INVOICE#{invoice}"), "OUTBOX#InvoiceIssued").to_item();
-            outbox.insert("event".into(), s(json(&document.event())?));
-            outbox.insert("status".into(), s("pending"));
-            crate::relay::mark_pending(&mut outbox, &day, &invoice.to_string());
+            let outbox = pending_record(
+                &invoice.to_string(),
+                INVOICE_ISSUED,
+                json(&document.event())?,
+                &day,
+            );
             Ok(IssueWrites {
                 invoice_updates: vec![
                     Update::Set("issued_on".into(), s(day)),
                     Update::Set("due_date".into(), s(due.to_string())),
                 ],
                 writes: vec![
-                    WriteOp::Put {
-                        table: self.main_table.clone(),
-                        item: journal,
-                        condition: Some(Condition::NotExists),
-                    },
-                    WriteOp::Put {
-                        table: self.main_table.clone(),
-                        item: outbox,
-                        condition: Some(Condition::NotExists),
-                    },
+                    new_record(&self.main_table, journal),
+                    new_record(&self.main_table, outbox),
                 ],
             })
         };

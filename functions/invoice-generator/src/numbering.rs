@@ -106,6 +106,16 @@ fn counter_updates(series: &Series) -> Vec<Update> {
     updates
 }
 
+/// A record written once with an issue (its journal entry, its outbox event): a second
+/// write of the same record cancels the issue rather than overwrite it.
+pub fn new_record(table: &str, item: handoff_ports::Item) -> WriteOp {
+    WriteOp::Put {
+        table: table.to_owned(),
+        item,
+        condition: Some(Condition::NotExists),
+    }
+}
+
 pub fn invoice_key(invoice_id: &str) -> Key {
     Key::new(format!("INVOICE#{invoice_id}"), "INVOICE")
 }

@@ -19,13 +19,30 @@ pub const PENDING_PARTITION: &str = "ACCOUNTING_OUTBOX#pending";
 /// Records one sweep relays at most (the next day's sweep takes the rest).
 pub const SWEEP_RECORDS_MAX: usize = 1000;
 
-/// Puts an outbox record on the pending index (written with the record).
-pub fn mark_pending(record: &mut Item, day: &str, document_id: &str) {
+/// The event types of `accounting-outbox`.
+pub const INVOICE_ISSUED: &str = "InvoiceIssued";
+pub const CREDIT_NOTE_ISSUED: &str = "CreditNoteIssued";
+
+/// Where the outbox record of `event_type` for a document (invoice or credit note) lives.
+pub fn outbox_key(document_id: &str, event_type: &str) -> Key {
+    Key::new(
+        format!("INVOICE#{document_id}"),
+        format!("OUTBOX#{event_type}"),
+    )
+}
+
+/// A pending outbox record, on the pending index until sent (written in the document's
+/// numbering transaction).
+pub fn pending_record(document_id: &str, event_type: &str, event_json: String, day: &str) -> Item {
+    let mut record = outbox_key(document_id, event_type).to_item();
+    record.insert("event".into(), AttributeValue::S(event_json));
+    record.insert("status".into(), AttributeValue::S("pending".into()));
     record.insert("GSI1PK".into(), AttributeValue::S(PENDING_PARTITION.into()));
     record.insert(
         "GSI1SK".into(),
         AttributeValue::S(format!("{day}#{document_id}")),
     );
+    record
 }
 
 #[derive(Clone)]
@@ -38,11 +55,8 @@ pub struct Relay {
 impl Relay {
     /// Sends the invoice's pending `InvoiceIssued` event, if any; true when it sent one.
     pub async fn invoice_issued(&self, invoice: InvoiceId) -> Result<bool, crate::runs::RunError> {
-        self.outbox(Key::new(
-            format!("INVOICE#{invoice}"),
-            "OUTBOX#InvoiceIssued",
-        ))
-        .await
+        self.outbox(outbox_key(&invoice.to_string(), INVOICE_ISSUED))
+            .await
     }
 
     /// Sends the pending event stored at `key`, if any.
