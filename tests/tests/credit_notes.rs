@@ -7,7 +7,7 @@ mod harness;
 
 use handoff_domain::credit::Disposition;
 use handoff_domain::invoice::InvoiceDraft;
-use handoff_domain::ledger::{JournalEntry, Side};
+use handoff_domain::ledger::JournalEntry;
 use handoff_domain::{ContractId, InvoiceId, ProjectId};
 use handoff_runtime::Failure;
 use harness::invoicing::{
@@ -126,16 +126,12 @@ async fn stored(h: &Harness, invoice: InvoiceId) -> InvoiceRecord {
     invoicing(h).record(invoice).await.unwrap().unwrap()
 }
 
-/// Debits − credits of `account` over `entries`.
+/// Debits − credits of `account` over `entries` (the ledger's trial balance).
 fn balance(entries: &[JournalEntry], account: &str) -> Decimal {
-    entries
+    handoff_domain::ledger::balances(entries)
         .iter()
-        .flat_map(|e| e.lines())
-        .filter(|l| l.account == account)
-        .map(|l| match l.side {
-            Side::Debit => l.amount.amount(),
-            Side::Credit => -l.amount.amount(),
-        })
+        .filter(|((a, _), _)| a == account)
+        .map(|(_, balance)| *balance)
         .sum()
 }
 

@@ -278,14 +278,12 @@ impl Delivery {
                 _ => None,
             })
             .collect();
-        let revenue = journal
+        // Revenue accounts (4xxx) carry credit balances.
+        let revenue: Decimal = -handoff_domain::ledger::balances(&journal)
             .iter()
-            .flat_map(|e| e.lines())
-            .filter(|l| l.account.starts_with('4'))
-            .fold(Decimal::ZERO, |acc, l| match l.side {
-                Side::Credit => acc + l.amount.amount(),
-                Side::Debit => acc - l.amount.amount(),
-            });
+            .filter(|((account, _), _)| account.starts_with('4'))
+            .map(|(_, balance)| *balance)
+            .sum::<Decimal>();
         println!(
             "  billing: {} items ({} reversed by corrections)",
             items.len(),

@@ -10,7 +10,7 @@ use crate::pump::pump;
 use anyhow::{ensure, Context};
 use handoff_adapters_memory::MemoryQueue;
 use handoff_domain::invoice::{InvoiceDraft, TaxTable};
-use handoff_domain::ledger::{ChartOfAccounts, JournalEntry, Side};
+use handoff_domain::ledger::{ChartOfAccounts, JournalEntry};
 use handoff_domain::ubl::{to_ubl, Party};
 use invoice_generator::http::{handle, FinanceApi};
 use invoice_generator::job::Invoicing;
@@ -424,30 +424,21 @@ fn first_detail(text: &str) -> String {
     format!("{}: {detail}", error["code"].as_str().unwrap_or("?"))
 }
 
-/// Prints the trial balance; answers the accounts receivable balance (debit positive).
+/// Prints the trial balance (`ledger::balances`); answers the accounts receivable balance
+/// (debit positive).
 fn trial_balance(entries: &[JournalEntry], chart: &ChartOfAccounts) -> anyhow::Result<Decimal> {
-    let mut balances: BTreeMap<String, Decimal> = BTreeMap::new();
-    for e in entries {
-        for l in e.lines() {
-            let signed = if l.side == Side::Debit {
-                l.amount.amount()
-            } else {
-                -l.amount.amount()
-            };
-            *balances.entry(l.account.clone()).or_default() += signed;
-        }
-    }
+    let balances = handoff_domain::ledger::balances(entries);
     println!(
-        "\n== Trial balance (GET /ledger/journal, {} entries, USD; debits positive)",
+        "\n== Trial balance (GET /ledger/journal, {} entries; debits positive)",
         entries.len()
     );
-    for (account, balance) in &balances {
+    for ((account, currency), balance) in &balances {
         let name = chart
             .account(account)
             .map(|a| a.name.as_str())
             .unwrap_or("?");
         println!(
-            "    {account} {name:<42} {:>14}",
+            "    {account} {name:<42} {:>14} {currency}",
             balance.round_dp(2).to_string()
         );
     }
@@ -455,9 +446,10 @@ fn trial_balance(entries: &[JournalEntry], chart: &ChartOfAccounts) -> anyhow::R
     println!("    {:<47} {:>14}", "total", total.round_dp(2).to_string());
     ensure!(total.is_zero(), "the trial balance does not balance");
     Ok(balances
-        .get(&chart.mapping.accounts_receivable)
-        .copied()
-        .unwrap_or_default())
+        .iter()
+        .filter(|((account, _), _)| *account == chart.mapping.accounts_receivable)
+        .map(|(_, balance)| *balance)
+        .sum())
 }
 
 /// The UBL 2.1 (Peppol BIS 3.0) export of an issued invoice.

@@ -200,6 +200,25 @@ impl JournalEntry {
     }
 }
 
+/// The trial balance: debits − credits per (account, currency) over `entries`. Amounts
+/// of different currencies are never added; every balanced journal sums to zero per
+/// currency.
+pub fn balances(
+    entries: &[JournalEntry],
+) -> std::collections::BTreeMap<(String, crate::currency::Currency), rust_decimal::Decimal> {
+    let mut balances = std::collections::BTreeMap::new();
+    for line in entries.iter().flat_map(|e| e.lines()) {
+        let signed = match line.side {
+            Side::Debit => line.amount.amount(),
+            Side::Credit => -line.amount.amount(),
+        };
+        *balances
+            .entry((line.account.clone(), line.amount.currency()))
+            .or_default() += signed;
+    }
+    balances
+}
+
 /// The hledger account name of a code: `assets:1200 Unbilled receivables`.
 fn hledger_account(chart: &ChartOfAccounts, code: &str) -> String {
     match chart.account(code) {
@@ -544,6 +563,25 @@ mod tests {
         assert_eq!(back, entries);
         assert!(back[0].is_balanced());
         assert_eq!(back[0].total(Side::Credit).to_string(), "1049.71 USD");
+    }
+
+    #[test]
+    fn balances_are_debits_minus_credits_per_account() {
+        let entries = vec![
+            entry(
+                "2026-12-31",
+                "issue",
+                &[("1100", "1200", 97875), ("1100", "2200", 7096)],
+            ),
+            entry("2027-01-05", "credit", &[("1200", "1100", 97875)]),
+        ];
+        let usd = crate::currency::Currency::parse("USD").unwrap();
+        let b = balances(&entries);
+        let at = |account: &str| b[&(account.to_owned(), usd)];
+        assert_eq!(at("1100").to_string(), "70.96");
+        assert_eq!(at("1200").to_string(), "0.00");
+        assert_eq!(at("2200").to_string(), "-70.96");
+        assert!(b.values().sum::<rust_decimal::Decimal>().is_zero());
     }
 
     proptest! {

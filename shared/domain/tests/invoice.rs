@@ -423,7 +423,6 @@ mod invariants {
     use super::*;
     use handoff_domain::credit::{credit, credit_entry, CreditSelection, Disposition};
     use handoff_domain::invoice::issue_entry;
-    use handoff_domain::ledger::Side;
     use proptest::prelude::*;
     use rust_decimal::Decimal;
     use std::collections::{BTreeMap, BTreeSet};
@@ -437,14 +436,10 @@ mod invariants {
     }
 
     fn net_of(entry: &handoff_domain::ledger::JournalEntry, account: &str) -> Decimal {
-        entry
-            .lines()
+        handoff_domain::ledger::balances(std::slice::from_ref(entry))
             .iter()
-            .filter(|l| l.account == account)
-            .map(|l| match l.side {
-                Side::Debit => l.amount.amount(),
-                Side::Credit => -l.amount.amount(),
-            })
+            .filter(|((a, _), _)| a == account)
+            .map(|(_, balance)| *balance)
             .sum()
     }
 
