@@ -486,24 +486,6 @@ async fn memory_part(args: &Args, r: &Reference) {
     }
 }
 
-async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
-    for _ in 0..120 {
-        let status = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .ok()
-            .and_then(|d| d.table)
-            .and_then(|t| t.table_status);
-        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("table {table} did not become active");
-}
-
 fn per_invoice(n: u64, invoices: usize) -> f64 {
     n as f64 / invoices as f64
 }
@@ -543,7 +525,9 @@ async fn aws_part(args: &Args, r: &Reference) {
     tables::create_table(dynamo.client(), &table, true)
         .await
         .unwrap_or_else(|e| panic!("create table {table}: {e}"));
-    wait_until_active(dynamo.client(), &table).await;
+    tables::wait_until_active(dynamo.client(), &table)
+        .await
+        .expect("the table becomes active");
     let client = dynamo.client().clone();
     let store: Arc<dyn Store> = Arc::new(dynamo);
 

@@ -65,6 +65,33 @@ pub async fn create_table(
     Ok(())
 }
 
+/// Polls of [`wait_until_active`], 500 ms apart.
+pub const TABLE_ACTIVE_POLLS_MAX: u32 = 120;
+
+/// Waits until a table just created is `ACTIVE` (DynamoDB creates tables asynchronously).
+pub async fn wait_until_active(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), StoreError> {
+    for _ in 0..TABLE_ACTIVE_POLLS_MAX {
+        let status = client
+            .describe_table()
+            .table_name(name)
+            .send()
+            .await
+            .ok()
+            .and_then(|d| d.table)
+            .and_then(|t| t.table_status);
+        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
+            return Ok(());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    Err(StoreError::Transient(format!(
+        "table {name} did not become active"
+    )))
+}
+
 /// Creates a queue (FIFO when the name ends in `.fifo`), optionally with a dead-letter
 /// queue after `max_receive_count` receives; returns its URL.
 pub async fn create_queue(

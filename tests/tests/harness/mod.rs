@@ -87,7 +87,9 @@ impl Harness {
         tables::create_table(store.client(), &table, true)
             .await
             .unwrap_or_else(|e| panic!("create table {table}: {e}"));
-        wait_until_active(store.client(), &table).await;
+        tables::wait_until_active(store.client(), &table)
+            .await
+            .expect("the table becomes active");
         Some(Harness {
             store: Arc::new(store),
             prefix: table.clone(),
@@ -123,25 +125,6 @@ impl Harness {
             let _ = client.delete_table().table_name(&self.table).send().await;
         }
     }
-}
-
-async fn wait_until_active(client: &aws_sdk_dynamodb::Client, table: &str) {
-    const POLLS_MAX: u32 = 120;
-    for _ in 0..POLLS_MAX {
-        let status = client
-            .describe_table()
-            .table_name(table)
-            .send()
-            .await
-            .ok()
-            .and_then(|d| d.table)
-            .and_then(|t| t.table_status);
-        if status == Some(aws_sdk_dynamodb::types::TableStatus::Active) {
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(500)).await;
-    }
-    panic!("table {table} did not become active");
 }
 
 pub fn s(value: &str) -> AttributeValue {
