@@ -5,17 +5,14 @@
 #[macro_use]
 mod harness;
 
-use async_trait::async_trait;
 use aws_lambda_events::event::sqs::{SqsEvent, SqsMessage};
 use handoff_domain::billing::{Signal, SourceRef, TimeEntry};
 use handoff_domain::catalog::RoleCode;
 use handoff_domain::hours::Hours;
 use handoff_domain::{ExternalId, ProjectId, SourceSystem};
-use handoff_ports::{
-    BatchWrite, Condition, Item, Key, Page, Query, Store, StoreError, Update, WriteOp,
-};
+use handoff_ports::{Query, Store};
+use harness::faulty::{FailMode, FaultyStore};
 use harness::{billing, convert_sample, Harness};
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use timesheet_billing_trigger::service::SignalEnvelope;
 
@@ -225,65 +222,11 @@ async fn signals_are_rated_once_and_poison_does_not_block_the_group(h: Harness) 
     assert_eq!(journal.items.len(), 2);
 }
 
-/// A store whose first transaction fails as throttled.
-struct Throttled {
-    inner: Arc<dyn Store>,
-    failures: AtomicUsize,
-}
-
-#[async_trait]
-impl Store for Throttled {
-    async fn get(&self, table: &str, key: &Key) -> Result<Option<Item>, StoreError> {
-        self.inner.get(table, key).await
-    }
-    async fn put(
-        &self,
-        table: &str,
-        item: Item,
-        condition: Option<Condition>,
-    ) -> Result<(), StoreError> {
-        self.inner.put(table, item, condition).await
-    }
-    async fn update(
-        &self,
-        table: &str,
-        key: &Key,
-        updates: Vec<Update>,
-        condition: Option<Condition>,
-    ) -> Result<Item, StoreError> {
-        self.inner.update(table, key, updates, condition).await
-    }
-    async fn delete(
-        &self,
-        table: &str,
-        key: &Key,
-        condition: Option<Condition>,
-    ) -> Result<(), StoreError> {
-        self.inner.delete(table, key, condition).await
-    }
-    async fn transact_write(&self, ops: Vec<WriteOp>) -> Result<(), StoreError> {
-        if self.failures.load(Ordering::SeqCst) > 0 {
-            self.failures.fetch_sub(1, Ordering::SeqCst);
-            return Err(StoreError::Transient(
-                "ProvisionedThroughputExceededException".into(),
-            ));
-        }
-        self.inner.transact_write(ops).await
-    }
-    async fn query(&self, query: &Query) -> Result<Page, StoreError> {
-        self.inner.query(query).await
-    }
-    async fn batch_write(&self, table: &str, writes: Vec<BatchWrite>) -> Result<(), StoreError> {
-        self.inner.batch_write(table, writes).await
-    }
-}
-
 async fn a_transient_storage_failure_is_retried_without_duplicates(h: Harness) {
     let project = convert_sample(&h, "globex-data").await.project_id;
-    let store: Arc<dyn Store> = Arc::new(Throttled {
-        inner: h.store.clone(),
-        failures: AtomicUsize::new(1),
-    });
+    // The first write (the first signal's transaction) fails as throttled, unapplied.
+    let store: Arc<dyn Store> =
+        Arc::new(FaultyStore::new(h.store.clone(), Some(1), FailMode::Before));
     let billing = billing(store, &h.table);
     let dlq = h.queue("delivery-signals-dlq.fifo").await;
     let batch = vec![time(project, "w-1", 1, "8"), time(project, "w-2", 1, "4")];
