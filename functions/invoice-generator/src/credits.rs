@@ -13,7 +13,9 @@ use crate::claims::{claimed_with_keys, release_op, write_each_once, write_off_op
 use crate::job::{Invoicing, JobError};
 use crate::numbering::{invoice_key, issue_with, new_record, IssueWrites, NumberingError, Series};
 use crate::relay::{pending_record, CREDIT_NOTE_ISSUED};
-use handoff_domain::credit::{credit, credit_entry, CreditNoteDraft, CreditSelection, Disposition};
+use handoff_domain::credit::{
+    credit, credit_entry, remaining_lines, CreditNoteDraft, CreditSelection, Disposition,
+};
 use handoff_domain::{CreditNoteId, InvoiceId, Money};
 use handoff_ports::journal::journal_item;
 use handoff_ports::{AttributeValue, Condition, StoreError, Update, WriteOp};
@@ -202,7 +204,7 @@ impl Invoicing {
             );
             let mut credited = record.credited_lines.clone();
             credited.extend(note.credited_lines.iter().map(|l| (*l, number.to_owned())));
-            let fully = credited.len() == draft.lines.len();
+            let fully = remaining_lines(&draft, &credited).is_empty();
             let credited_gross = Money::new(record.credited_gross, draft.currency)
                 .checked_add(&note.gross_total)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
