@@ -10,6 +10,7 @@
 
 use handoff_domain::billing::BillableItem;
 use handoff_domain::{ContractId, InvoiceId};
+use handoff_ports::listing::{unbilled_attributes, unbilled_partition};
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
     AttributeValue, Condition, Index, Key, Query, Store, StoreError, Update, WriteOp,
@@ -46,7 +47,7 @@ pub async fn unbilled(
     contract: ContractId,
     cutoff: &str,
 ) -> Result<Vec<(Key, BillableItem)>, StoreError> {
-    let query = Query::partition(table, format!("UNBILLED#{contract}"))
+    let query = Query::partition(table, unbilled_partition(&contract.to_string()))
         .on_index(Index::Gsi1)
         .limit(1000);
     let mut found = Vec::new();
@@ -211,49 +212,48 @@ fn claim_op(table: &str, key: &Key, item: &BillableItem, invoice: InvoiceId) -> 
 
 /// Puts a claimed item back on the unbilled index (a credit note that releases it).
 pub fn release_op(table: &str, key: &Key, item: &BillableItem, invoice: InvoiceId) -> WriteOp {
-    WriteOp::Update {
-        table: table.to_owned(),
-        key: key.clone(),
-        updates: vec![
-            Update::Set("status".into(), AttributeValue::S("unbilled".into())),
-            Update::Set(
-                "GSI1PK".into(),
-                AttributeValue::S(format!("UNBILLED#{}", item.contract_id)),
-            ),
-            Update::Set(
-                "GSI1SK".into(),
-                AttributeValue::S(format!("{}#{}", item.work_date, item.id)),
-            ),
-            Update::Set(
-                "released_from".into(),
-                AttributeValue::S(invoice.to_string()),
-            ),
-            Update::Remove("invoice_id".into()),
-            Update::Remove("GSI2PK".into()),
-            Update::Remove("GSI2SK".into()),
-        ],
-        condition: Some(Condition::equals(
-            "invoice_id",
+    let mut updates = vec![
+        Update::Set("status".into(), AttributeValue::S("unbilled".into())),
+        Update::Set(
+            "released_from".into(),
             AttributeValue::S(invoice.to_string()),
-        )),
-    }
+        ),
+    ];
+    updates.extend(
+        unbilled_attributes(
+            &item.contract_id.to_string(),
+            &item.work_date.to_string(),
+            &item.id.to_string(),
+        )
+        .into_iter()
+        .map(|(name, value)| Update::Set(name.into(), value)),
+    );
+    unclaim_op(table, key, invoice, updates)
 }
 
 /// Writes a claimed item off (a credit note that will not re-bill it).
 pub fn write_off_op(table: &str, key: &Key, invoice: InvoiceId) -> WriteOp {
+    let updates = vec![
+        Update::Set("status".into(), AttributeValue::S("written_off".into())),
+        Update::Set(
+            "written_off_from".into(),
+            AttributeValue::S(invoice.to_string()),
+        ),
+    ];
+    unclaim_op(table, key, invoice, updates)
+}
+
+/// Takes an item off `invoice` (with `updates`), only while it is still on it.
+fn unclaim_op(table: &str, key: &Key, invoice: InvoiceId, mut updates: Vec<Update>) -> WriteOp {
+    updates.extend([
+        Update::Remove("invoice_id".into()),
+        Update::Remove("GSI2PK".into()),
+        Update::Remove("GSI2SK".into()),
+    ]);
     WriteOp::Update {
         table: table.to_owned(),
         key: key.clone(),
-        updates: vec![
-            Update::Set("status".into(), AttributeValue::S("written_off".into())),
-            Update::Set(
-                "written_off_from".into(),
-                AttributeValue::S(invoice.to_string()),
-            ),
-            Update::Remove("invoice_id".into()),
-            Update::Remove("GSI2PK".into()),
-            Update::Remove("GSI2SK".into()),
-        ],
+        updates,
         condition: Some(Condition::equals(
             "invoice_id",
             AttributeValue::S(invoice.to_string()),

@@ -112,14 +112,13 @@ fn item_record(item: &BillableItem) -> Result<handoff_ports::Item, StoreError> {
     );
     if item.status == ItemStatus::Unbilled {
         // Sparse index of what the invoice run will pick up, by contract and date.
-        record.insert(
-            "GSI1PK".into(),
-            AttributeValue::S(format!("UNBILLED#{}", item.contract_id)),
-        );
-        record.insert(
-            "GSI1SK".into(),
-            AttributeValue::S(format!("{}#{}", item.work_date, item.id)),
-        );
+        for (name, value) in handoff_ports::listing::unbilled_attributes(
+            &item.contract_id.to_string(),
+            &item.work_date.to_string(),
+            &item.id.to_string(),
+        ) {
+            record.insert(name.into(), value);
+        }
     }
     Ok(record)
 }
