@@ -21,6 +21,7 @@ use hyper_util::rt::TokioIo;
 use lambda_http::{Body, RequestExt};
 use std::collections::HashMap;
 use std::convert::Infallible;
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -35,6 +36,18 @@ struct World {
     finance: Finance,
 }
 
+/// Prints the banner; a closed stdout (the reader went away) must not stop the server,
+/// which `println!` would by panicking.
+fn announce(banner: &str) {
+    let mut out = std::io::stdout().lock();
+    if writeln!(out, "{banner}")
+        .and_then(|()| out.flush())
+        .is_err()
+    {
+        tracing::warn!("stdout closed; serving without a banner");
+    }
+}
+
 pub async fn run(seed: &Path, port: u16) -> anyhow::Result<()> {
     let now = chrono::Utc::now();
     let demo = build(seed, now.date_naive())?;
@@ -46,12 +59,12 @@ pub async fn run(seed: &Path, port: u16) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
         .with_context(|| format!("bind 127.0.0.1:{port}"))?;
-    println!(
-        "handoff serve: listening on http://{}",
-        listener.local_addr()?
-    );
-    println!("  memory adapters, seed {}; Ctrl-C stops", seed.display());
-    println!("  POST /webhooks/crm is signed with the local secret {DEMO_CRM_SECRET:?}");
+    announce(&format!(
+        "handoff serve: listening on http://{}\n  memory adapters, seed {}; Ctrl-C stops\n  \
+         POST /webhooks/crm is signed with the local secret {DEMO_CRM_SECRET:?}",
+        listener.local_addr()?,
+        seed.display()
+    ));
     tokio::spawn(pump_forever(world.clone()));
     loop {
         let (stream, _) = tokio::select! {

@@ -29,11 +29,10 @@ fn start() -> (Server, String) {
         .spawn()
         .expect("start handoff serve");
     let stdout = child.stdout.take().expect("stdout");
-    let first = BufReader::new(stdout)
-        .lines()
-        .next()
-        .expect("a first line")
-        .expect("readable");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = lines.next().expect("a first line").expect("readable");
+    // Keep reading what the server prints: a closed pipe would fail its later lines.
+    std::thread::spawn(move || lines.for_each(drop));
     let base = first
         .split_whitespace()
         .find(|w| w.starts_with("http://127.0.0.1:"))
