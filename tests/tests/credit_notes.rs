@@ -186,6 +186,19 @@ async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {
     let credit_entries = journal_entries(&h, dec_invoice.project, "2026-12-31#credit#").await;
     assert_eq!((invoice_entries.len(), credit_entries.len()), (1, 1));
     assert!(credit_entries[0].is_balanced());
+    // Each entry names its document by id as well as by number.
+    let (issued, credited) = (&invoice_entries[0].trigger, &credit_entries[0].trigger);
+    assert_eq!(
+        issued.document_id,
+        Some(dec_invoice.invoice.to_string()),
+        "{issued:?}"
+    );
+    assert_eq!(
+        credited.document_id,
+        Some(note.credit_note_id.to_string()),
+        "{credited:?}"
+    );
+    assert_eq!(credited.reference, "CN-2026-000001 credits INV-2026-000001");
     assert_eq!(
         balance(&invoice_entries, "1100"),
         dec_invoice.draft.gross_total.amount()

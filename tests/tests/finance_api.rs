@@ -401,6 +401,24 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     let invoice_ar = |r: &Vec<String>| r[kind] == "invoice" && r[account] == "1100";
     assert_eq!(sum(debit, &invoice_ar), dec(GROSS), "{csv}");
 
+    // The invoice's rows lead to its record by id, not only by its legal number.
+    let issued = invoice_id_for(s.globex.1, "2026-12").to_string();
+    let document = column("document_id");
+    let invoice_rows: Vec<&Vec<String>> =
+        rows[1..].iter().filter(|r| r[kind] == "invoice").collect();
+    assert!(!invoice_rows.is_empty(), "{csv}");
+    assert!(
+        invoice_rows.iter().all(|r| r[document] == issued),
+        "every invoice posting names invoice {issued}: {csv}"
+    );
+    assert!(
+        rows[1..]
+            .iter()
+            .filter(|r| r[kind] != "invoice")
+            .all(|r| r[document].is_empty()),
+        "accruals name their source, not a document: {csv}"
+    );
+
     let (status, json_export) =
         call_json(&s.api, "GET", &format!("/ledger/journal?{period}"), None).await;
     assert_eq!(status, 200);
@@ -433,6 +451,7 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     .await;
     assert_eq!(status, 200, "{journal}");
     assert!(journal.contains("INV-2026-000001"), "{journal}");
+    assert!(journal.contains(&format!("document:{issued}")), "{journal}");
     let Ok(version) = std::process::Command::new("hledger")
         .arg("--version")
         .output()

@@ -16,6 +16,7 @@ use crate::relay::{pending_record, CREDIT_NOTE_ISSUED};
 use handoff_domain::credit::{
     credit, credit_entry, remaining_lines, CreditNoteDraft, CreditSelection, Disposition,
 };
+use handoff_domain::ledger::DocumentRef;
 use handoff_domain::{CreditNoteId, InvoiceId, Money};
 use handoff_ports::journal::journal_item;
 use handoff_ports::{AttributeValue, Condition, StoreError, Update, WriteOp};
@@ -193,7 +194,11 @@ impl Invoicing {
             issued_on: Some(issue_on),
         };
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
-            let entry = credit_entry(&note, number, issue_on, &self.chart.mapping)
+            let document = DocumentRef {
+                id: &note_id.to_string(),
+                number,
+            };
+            let entry = credit_entry(&note, document, issue_on, &self.chart.mapping)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let day = issue_on.to_string();
             let journal = journal_item(

@@ -18,7 +18,7 @@ use handoff_domain::billing_calendar::{simulate, BillingPeriod, CardRates, WhatI
 use handoff_domain::invoice::{
     assemble, due_date, issue_entry, InvoiceDraft, InvoiceError, TaxTable,
 };
-use handoff_domain::ledger::ChartOfAccounts;
+use handoff_domain::ledger::{ChartOfAccounts, DocumentRef};
 use handoff_domain::project::ProjectSkeleton;
 use handoff_domain::rates::RateBook;
 use handoff_domain::{ContractId, InvoiceId, Money, ProjectId};
@@ -539,7 +539,11 @@ impl Invoicing {
         };
         let due = due_date(issued_on, project.contract.billing.payment_terms_days);
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
-            let entry = issue_entry(draft, number, issued_on, &self.chart.mapping)
+            let document = DocumentRef {
+                id: &invoice.to_string(),
+                number,
+            };
+            let entry = issue_entry(draft, document, issued_on, &self.chart.mapping)
                 .map_err(|e| StoreError::Invalid(e.to_string()))?;
             let day = issued_on.to_string();
             let journal = journal_item(

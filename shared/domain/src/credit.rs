@@ -31,7 +31,7 @@
 
 use crate::currency::Currency;
 use crate::invoice::{InvoiceDraft, InvoiceLine, TaxSubtotal};
-use crate::ledger::{AccountMapping, JournalEntry, JournalError, Trigger};
+use crate::ledger::{AccountMapping, DocumentRef, JournalEntry, JournalError, Trigger};
 use crate::money::{Money, MoneyError};
 use crate::problems::{ProblemList, Problems};
 use chrono::NaiveDate;
@@ -239,7 +239,7 @@ pub fn credit(
 /// [`Disposition::WriteOff`]. Balanced by construction; the trigger names both numbers.
 pub fn credit_entry(
     note: &CreditNoteDraft,
-    credit_number: &str,
+    credit_note: DocumentRef<'_>,
     issued_on: NaiveDate,
     accounts: &AccountMapping,
 ) -> Result<JournalEntry, JournalError> {
@@ -274,7 +274,11 @@ pub fn credit_entry(
     }
     let trigger = Trigger {
         kind: "credit_note".into(),
-        reference: format!("{credit_number} credits {}", note.credited_invoice_number),
+        reference: format!(
+            "{} credits {}",
+            credit_note.number, note.credited_invoice_number
+        ),
+        document_id: Some(credit_note.id.to_owned()),
     };
     let what = match note.disposition {
         Disposition::Release => "items released",
@@ -283,8 +287,8 @@ pub fn credit_entry(
     JournalEntry::new(
         issued_on,
         format!(
-            "Credit note {credit_number} credits invoice {} ({what}): {}",
-            note.credited_invoice_number, note.reason
+            "Credit note {} credits invoice {} ({what}): {}",
+            credit_note.number, note.credited_invoice_number, note.reason
         ),
         trigger,
         note.item_ids.clone(),
@@ -315,6 +319,23 @@ mod tests {
 
     fn usd(amount: &str) -> Money {
         Money::new(amount.parse().unwrap(), Currency::parse("USD").unwrap())
+    }
+
+    const INVOICE_ID: &str = "5f0c7c1e-2d55-5c4e-9b7e-1b1f4c0d9a01";
+    const CREDIT_NOTE_ID: &str = "9a3d2b10-6f1e-5a8c-8d2f-7c4b0e1a2b03";
+
+    fn invoice_ref(number: &str) -> DocumentRef<'_> {
+        DocumentRef {
+            id: INVOICE_ID,
+            number,
+        }
+    }
+
+    fn credit_ref(number: &str) -> DocumentRef<'_> {
+        DocumentRef {
+            id: CREDIT_NOTE_ID,
+            number,
+        }
     }
 
     fn line(net: &str, advance: bool, item: &str) -> InvoiceLine {
@@ -435,8 +456,14 @@ mod tests {
 
         let day = "2027-01-15".parse().unwrap();
         let cn = legal_number("CN", 2027, 1);
-        let issued = issue_entry(&draft, INV, "2026-12-31".parse().unwrap(), &accounts).unwrap();
-        let credited = credit_entry(&note, &cn, day, &accounts).unwrap();
+        let issued = issue_entry(
+            &draft,
+            invoice_ref(INV),
+            "2026-12-31".parse().unwrap(),
+            &accounts,
+        )
+        .unwrap();
+        let credited = credit_entry(&note, credit_ref(&cn), day, &accounts).unwrap();
         assert!(credited.is_balanced());
         assert_eq!(
             postings(&credited),
@@ -458,6 +485,12 @@ mod tests {
             credited.trigger.reference,
             "CN-2027-000001 credits INV-2026-000042"
         );
+        assert_eq!(
+            credited.trigger.document_id.as_deref(),
+            Some(CREDIT_NOTE_ID)
+        );
+        assert_eq!(issued.trigger.reference, INV);
+        assert_eq!(issued.trigger.document_id.as_deref(), Some(INVOICE_ID));
         assert_eq!(credited.item_ids, vec!["t1", "t2", "r1"]);
     }
 
@@ -525,7 +558,7 @@ mod tests {
         .unwrap();
         let entry = credit_entry(
             &note,
-            "CN-2027-000002",
+            credit_ref("CN-2027-000002"),
             "2027-01-20".parse().unwrap(),
             &accounts,
         )
@@ -552,12 +585,19 @@ mod tests {
             Trigger {
                 kind: "timesheet".into(),
                 reference: "jira:w-1@v1".into(),
+                document_id: None,
             },
             vec!["t1".into()],
             &[("1200", "4000", usd("978.75"))],
         )
         .unwrap();
-        let issued = issue_entry(&draft, INV, "2026-12-31".parse().unwrap(), &accounts).unwrap();
+        let issued = issue_entry(
+            &draft,
+            invoice_ref(INV),
+            "2026-12-31".parse().unwrap(),
+            &accounts,
+        )
+        .unwrap();
         let net = balances(&[&accrual, &issued, &entry]);
         assert!(net["1100"].is_zero() && net["1200"].is_zero() && net["2200"].is_zero());
         assert_eq!(net["4000"].to_string(), "-978.75");

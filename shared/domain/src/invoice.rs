@@ -257,7 +257,7 @@ pub fn assemble(
 /// advance) / Cr tax payable. Balanced by construction; the trigger names the invoice.
 pub fn issue_entry(
     draft: &InvoiceDraft,
-    invoice_reference: &str,
+    invoice: crate::ledger::DocumentRef<'_>,
     issued_on: NaiveDate,
     accounts: &crate::ledger::AccountMapping,
 ) -> Result<crate::ledger::JournalEntry, crate::ledger::JournalError> {
@@ -290,11 +290,12 @@ pub fn issue_entry(
         .collect();
     let trigger = crate::ledger::Trigger {
         kind: "invoice".into(),
-        reference: invoice_reference.to_owned(),
+        reference: invoice.number.to_owned(),
+        document_id: Some(invoice.id.to_owned()),
     };
     crate::ledger::JournalEntry::new(
         issued_on,
-        format!("Invoice {invoice_reference} issued"),
+        format!("Invoice {} issued", invoice.number),
         trigger,
         items,
         &postings,

@@ -114,8 +114,21 @@ pub struct JournalLine {
 pub struct Trigger {
     /// `timesheet`, `expense`, `milestone`, `change_order`, `retainer_period`, `invoice`, …
     pub kind: String,
-    /// The source's own reference, e.g. `jira:worklog-88@v2`.
+    /// The source's own reference, e.g. `jira:worklog-88@v2`, or an invoice's legal number.
     pub reference: String,
+    /// The canonical id of the invoice or credit note that posted the entry, so an entry
+    /// leads to its document without a lookup by number; `None` for delivery accruals,
+    /// whose reference is already the source id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document_id: Option<String>,
+}
+
+/// An invoice or credit note as its journal entry names it: the canonical id (which
+/// leads to the document's record) beside the legal number (which a person reads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DocumentRef<'a> {
+    pub id: &'a str,
+    pub number: &'a str,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -246,7 +259,7 @@ fn hledger_account(chart: &ChartOfAccounts, code: &str) -> String {
 }
 
 /// The journal as an hledger file: one transaction per entry, the trigger in the
-/// description and as a tag, amounts as `1234.50 USD` (credits negative).
+/// description and as tags (`trigger:` and, for invoices and credit notes, `document:`), amounts as `1234.50 USD` (credits negative).
 pub fn to_hledger(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
     let mut out = String::new();
     let mut currencies: Vec<String> = entries
@@ -271,8 +284,13 @@ pub fn to_hledger(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
             .chars()
             .filter(|c| *c != ';' && *c != '|')
             .collect();
+        let document = e
+            .trigger
+            .document_id
+            .as_ref()
+            .map_or(String::new(), |id| format!(", document:{id}"));
         out.push_str(&format!(
-            "{} {} | {}  ; trigger:{}\n",
+            "{} {} | {}  ; trigger:{}{document}\n",
             e.date, e.trigger.kind, description, e.trigger.reference
         ));
         for line in &e.lines {
@@ -306,12 +324,13 @@ pub fn filter_period(
 }
 
 /// The CSV header of [`to_csv`].
-pub const CSV_HEADER: [&str; 11] = [
+pub const CSV_HEADER: [&str; 12] = [
     "date",
     "entry",
     "description",
     "trigger_kind",
     "trigger_reference",
+    "document_id",
     "account",
     "account_name",
     "debit",
@@ -326,7 +345,7 @@ pub const CSV_HEADER: [&str; 11] = [
 pub fn to_csv(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
     let mut writer = csv::Writer::from_writer(Vec::new());
     // Writing to memory fails only on a record of the wrong length, which cannot happen:
-    // every record below has the header's 11 fields.
+    // every record below has the header's 12 fields.
     let _ = writer.write_record(CSV_HEADER);
     for (index, e) in entries.iter().enumerate() {
         let items = e.item_ids.join(";");
@@ -349,6 +368,7 @@ pub fn to_csv(entries: &[JournalEntry], chart: &ChartOfAccounts) -> String {
                 e.description.as_str(),
                 e.trigger.kind.as_str(),
                 e.trigger.reference.as_str(),
+                e.trigger.document_id.as_deref().unwrap_or(""),
                 line.account.as_str(),
                 chart.account(&line.account).map_or("", |a| a.name.as_str()),
                 debit,
@@ -380,6 +400,7 @@ mod tests {
         Trigger {
             kind: "timesheet".into(),
             reference: "jira:worklog-1@v1".into(),
+            document_id: None,
         }
     }
 
@@ -480,6 +501,7 @@ mod tests {
                 tricky,
                 "timesheet",
                 "jira:worklog-1@v1",
+                "",
                 "1200",
                 "Unbilled receivables (contract asset)",
                 "978.75",
@@ -488,8 +510,8 @@ mod tests {
                 "item-1;item-2"
             ]
         );
-        assert_eq!(&rows[5][8], "70.96");
-        assert_eq!(&rows[5][7], "");
+        assert_eq!(&rows[5][9], "70.96");
+        assert_eq!(&rows[5][8], "");
     }
 
     #[test]
@@ -519,8 +541,8 @@ mod tests {
                     s.parse::<rust_decimal::Decimal>().unwrap()
                 }
             };
-            debit += parse(&row[7]);
-            credit += parse(&row[8]);
+            debit += parse(&row[8]);
+            credit += parse(&row[9]);
         }
         assert_eq!(debit.to_string(), "2541.52");
         assert_eq!(debit, credit);

@@ -119,7 +119,7 @@ fn lines_group_by_role_and_tax_is_rounded_once_per_category() {
 fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
     use handoff_domain::billing::RetainerPeriodStart;
     use handoff_domain::invoice::issue_entry;
-    use handoff_domain::ledger::Side;
+    use handoff_domain::ledger::{DocumentRef, Side};
     let (w, mut book) = opened("initech-support", |_| {});
     let ctx = RatingContext {
         rates: &w.rates,
@@ -172,7 +172,10 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
     );
     let entry = issue_entry(
         &draft,
-        "INV-2026-000001",
+        DocumentRef {
+            id: "invoice-1",
+            number: "INV-2026-000001",
+        },
         "2026-12-31".parse().unwrap(),
         &w.chart.mapping,
     )
@@ -423,6 +426,7 @@ mod invariants {
     use super::*;
     use handoff_domain::credit::{credit, credit_entry, CreditSelection, Disposition};
     use handoff_domain::invoice::issue_entry;
+    use handoff_domain::ledger::DocumentRef;
     use proptest::prelude::*;
     use rust_decimal::Decimal;
     use std::collections::{BTreeMap, BTreeSet};
@@ -496,7 +500,7 @@ mod invariants {
 
             // Credit the lines one note at a time, in a random order: tax never beyond the
             // invoice's, and the whole set equals the invoice to the cent.
-            let issue = issue_entry(&draft, "INV-2026-000001", "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
+            let issue = issue_entry(&draft, DocumentRef { id: "invoice-1", number: "INV-2026-000001" }, "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
             let mut order: Vec<usize> = (0..draft.lines.len()).collect();
             let mut seed_state = order_seed;
             for i in (1..order.len()).rev() {
@@ -513,7 +517,7 @@ mod invariants {
                 gross_credited += note.gross_total.amount();
                 prop_assert!(tax_credited <= draft.tax_total.amount());
                 prop_assert_eq!(note.gross_total.amount(), note.net_total.amount() + note.tax_total.amount());
-                let entry = credit_entry(&note, &number, "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
+                let entry = credit_entry(&note, DocumentRef { id: "credit-note", number: &number }, "2026-12-31".parse().unwrap(), &w.chart.mapping).unwrap();
                 prop_assert!(entry.is_balanced());
                 receivable += net_of(&entry, &w.chart.mapping.accounts_receivable);
                 already.insert(*line, number);

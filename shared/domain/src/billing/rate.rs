@@ -98,6 +98,7 @@ fn trigger(kind: &str, source: &SourceRef) -> Trigger {
     Trigger {
         kind: kind.to_owned(),
         reference: source.reference(),
+        document_id: None,
     }
 }
 
