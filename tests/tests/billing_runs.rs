@@ -25,6 +25,7 @@ use std::sync::Arc;
 contract_cases!(
     the_schedule_plans_the_due_contracts_and_the_report_adds_up,
     an_unrecognised_event_is_refused_and_enqueues_nothing,
+    the_schedule_bills_the_local_day_of_the_billing_time_zone,
     a_dry_run_claims_nothing_and_prices_a_what_if,
 );
 
@@ -309,6 +310,51 @@ async fn the_schedule_plans_the_due_contracts_and_the_report_adds_up(h: Harness)
     assert!(due.contains(&s.initech.to_string()), "{january:#?}");
     assert!(!due.contains(&s.globex.1.to_string()), "{january:#?}");
     assert_ne!(january.run_id, planned.run_id);
+}
+
+/// A New York firm's schedule fires at 23:30 local time on 31 December, which is 04:30
+/// UTC on 1 January: the run is for New York's 31 December (month end: Globex is due, the
+/// retainer is not), not for the UTC date.
+async fn the_schedule_bills_the_local_day_of_the_billing_time_zone(h: Harness) {
+    let s = setup(&h, false).await;
+    let mut new_york = s.runs.clone();
+    new_york.time_zone = chrono_tz::America::New_York;
+    let fired = schedule_event("2027-01-01T04:30:00Z");
+    let planned: RunReport = serde_json::from_value(
+        consumer::handle(&new_york, s.dead_letter.as_ref(), fired.clone())
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(planned.as_of, day("2026-12-31"), "{planned:#?}");
+    let due: BTreeSet<String> = planned.jobs.iter().map(|j| j.contract_id.clone()).collect();
+    assert!(due.contains(&s.globex.1.to_string()), "{planned:#?}");
+    assert!(!due.contains(&s.initech.to_string()), "{planned:#?}");
+
+    // The same instant for a firm on UTC is already 1 January: the retainer's day.
+    let utc: RunReport = serde_json::from_value(
+        consumer::handle(&s.runs, s.dead_letter.as_ref(), fired)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(utc.as_of, day("2027-01-01"));
+    assert!(utc
+        .jobs
+        .iter()
+        .any(|j| j.contract_id == s.initech.to_string()));
+
+    // An explicit `as_of` (a catch-up run) wins over the zone.
+    let mut catch_up = fixture("aws_eventbridge_scheduled_event.json");
+    catch_up["detail"] = json!({"as_of": "2026-12-15"});
+    catch_up["time"] = json!("2027-01-01T04:30:00Z");
+    let report: RunReport = serde_json::from_value(
+        consumer::handle(&new_york, s.dead_letter.as_ref(), catch_up)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(report.as_of, day("2026-12-15"));
 }
 
 async fn an_unrecognised_event_is_refused_and_enqueues_nothing(h: Harness) {

@@ -278,6 +278,7 @@ fn billing_runs(
             main_table: table.to_owned(),
             queue: outbox,
         }),
+        time_zone: chrono_tz::Tz::UTC,
     }
 }
 

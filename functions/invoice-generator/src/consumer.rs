@@ -5,11 +5,14 @@
 //! event has `detail-type` = `Scheduled Event`. The Scheduler's default event carries
 //! `detail` as the *string* `"{}"`, an EventBridge rule's as an object: both are accepted,
 //! and either may carry `{"as_of": "YYYY-MM-DD"}` (a catch-up run); otherwise the run is
-//! for the UTC date of the event's `time`. Anything else is rejected with its reason.
+//! for the date of the event's `time` in the firm's billing time zone (the schedule's
+//! `ScheduleExpressionTimezone`; `time` itself is always UTC). Anything else is rejected
+//! with its reason.
 
 use crate::runs::{BillingRuns, JobMessage, RunError, RunRequest};
 use aws_lambda_events::event::sqs::SqsEvent;
 use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
 use handoff_ports::Queue;
 use handoff_runtime::{process_sqs_batch, MessageMeta};
 use serde::Deserialize;
@@ -38,8 +41,9 @@ struct ScheduleDetail {
     as_of: Option<NaiveDate>,
 }
 
-/// Tells the event's kind and parses it; every problem is named.
-pub fn parse_event(event: serde_json::Value) -> Result<InvoiceEvent, RunError> {
+/// Tells the event's kind and parses it; every problem is named. A schedule event without
+/// `as_of` bills the date its `time` falls on in `time_zone`.
+pub fn parse_event(event: serde_json::Value, time_zone: Tz) -> Result<InvoiceEvent, RunError> {
     if event.get("Records").is_some() {
         return serde_json::from_value(event)
             .map(InvoiceEvent::Jobs)
@@ -68,7 +72,9 @@ pub fn parse_event(event: serde_json::Value) -> Result<InvoiceEvent, RunError> {
             .map_err(|e| RunError::Invalid(format!("schedule detail: {e}")))?,
     };
     Ok(InvoiceEvent::Schedule(RunRequest {
-        as_of: detail.as_of.unwrap_or_else(|| envelope.time.date_naive()),
+        as_of: detail
+            .as_of
+            .unwrap_or_else(|| envelope.time.with_timezone(&time_zone).date_naive()),
         ..RunRequest::default()
     }))
 }
@@ -79,7 +85,7 @@ pub async fn handle(
     dead_letter: &dyn Queue,
     event: serde_json::Value,
 ) -> Result<serde_json::Value, RunError> {
-    match parse_event(event)? {
+    match parse_event(event, runs.time_zone)? {
         InvoiceEvent::Schedule(request) => {
             // First the events a crash left unsent (at least once, deduplicated downstream).
             if let Some(relay) = &runs.relay {

@@ -34,6 +34,10 @@ pub struct BillingRuns {
     pub invoicing: Invoicing,
     pub jobs: Arc<dyn Queue>,
     pub relay: Option<Relay>,
+    /// The firm's billing time zone: a schedule event without `as_of` bills the local
+    /// date of its firing time here (`BILLING_TIME_ZONE`, default UTC), so a schedule
+    /// firing at 23:30 in New York (04:30 UTC the next day) bills New York's day.
+    pub time_zone: chrono_tz::Tz,
 }
 
 /// `POST /billing-runs` (also what the schedule asks, with `as_of` = the schedule's day).

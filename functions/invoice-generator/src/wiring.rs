@@ -35,6 +35,7 @@ pub async fn wire() -> Result<Wired, BoxError> {
     let prefix = env
         .optional("INVOICE_SERIES_PREFIX")
         .unwrap_or_else(|| "INV".into());
+    let time_zone = env.parsed_or("BILLING_TIME_ZONE", chrono_tz::Tz::UTC);
     env.finish()?;
     let store = Arc::new(DynamoStore::from_config(&aws));
     let sqs = aws_sdk_sqs::Client::new(&aws);
@@ -59,6 +60,7 @@ pub async fn wire() -> Result<Wired, BoxError> {
             invoicing,
             jobs: Arc::new(SqsQueue::new(sqs.clone(), jobs_url)),
             relay: Some(relay),
+            time_zone,
         },
         jobs_dead_letter: SqsQueue::new(sqs, jobs_dlq_url),
     })

@@ -145,6 +145,7 @@ pub(crate) fn build(
         invoicing,
         jobs: jobs.clone(),
         relay: Some(relay.clone()),
+        time_zone: chrono_tz::Tz::UTC,
     };
     let api = FinanceApi {
         runs: runs.clone(),

@@ -158,6 +158,7 @@ pub fn billing_runs(h: &Harness, jobs: Arc<dyn Queue>, relay: Option<Relay>) -> 
         invoicing: invoicing(h),
         jobs,
         relay,
+        time_zone: chrono_tz::Tz::UTC,
     }
 }
 
