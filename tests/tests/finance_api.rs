@@ -321,6 +321,26 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     let unknown = InvoiceId::derive_from_parts(&["nobody", "2026-12"]);
     let (status, _) = call_json(&s.api, "GET", &format!("/invoices/{unknown}"), None).await;
     assert_eq!(status, 404);
+
+    // A known route with the wrong method is a 405 naming the right one; a path that is
+    // no route is a 404; both answer JSON.
+    for (method, path, allowed) in [
+        ("DELETE", format!("/invoices/{issued}"), "GET"),
+        ("GET", format!("/invoices/{issued}/issue"), "POST"),
+        ("PUT", "/billing-runs".to_owned(), "POST"),
+        ("POST", "/ledger/journal".to_owned(), "GET"),
+    ] {
+        let (status, answer) = call_json(&s.api, method, &path, None).await;
+        assert_eq!(status, 405, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "method_not_allowed", "{answer}");
+        let message = answer["error"]["message"].as_str().unwrap();
+        assert!(message.ends_with(&format!("takes {allowed}")), "{message}");
+    }
+    for path in ["/ledger/accounts", "/invoices/x/y/z", "/nowhere"] {
+        let (status, answer) = call_json(&s.api, "GET", path, None).await;
+        assert_eq!(status, 404, "{path}: {answer}");
+        assert_eq!(answer["error"]["code"], "not_found", "{answer}");
+    }
 }
 
 /// A minimal RFC 4180 reader (quoted fields, doubled quotes, newlines in quotes).

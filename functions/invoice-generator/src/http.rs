@@ -39,15 +39,61 @@ pub struct FinanceApi {
     pub relay: Option<Relay>,
 }
 
-/// A response in the making: status, content type, body.
-struct Reply(StatusCode, &'static str, String);
+/// A response in the making.
+struct Reply {
+    status: StatusCode,
+    content_type: &'static str,
+    text: String,
+    /// The `Allow` header of a 405.
+    allow: Option<&'static str>,
+}
 
 fn json_reply(status: StatusCode, value: impl serde::Serialize) -> Reply {
-    Reply(
+    text_reply(
         status,
         "application/json",
         serde_json::to_string(&value).unwrap_or_default(),
     )
+}
+
+fn text_reply(status: StatusCode, content_type: &'static str, text: String) -> Reply {
+    Reply {
+        status,
+        content_type,
+        text,
+        allow: None,
+    }
+}
+
+/// The method a known path takes; `None` for a path that is not a route at all.
+fn allowed_method(segments: &[&str]) -> Option<&'static str> {
+    match segments {
+        ["billing-runs"] | ["invoices", _, "issue" | "credit-notes"] => Some("POST"),
+        ["billing-runs", _] | ["invoices"] | ["invoices", _] | ["ledger", "journal"] => Some("GET"),
+        _ => None,
+    }
+}
+
+/// 405 naming the method a known path takes (and an `Allow` header), or 404 for a path
+/// that is no route; both with a JSON error body.
+fn no_route(method: &Method, path: &str, segments: &[&str]) -> Reply {
+    let (status, code, message) = match allowed_method(segments) {
+        Some(allow) => (
+            StatusCode::METHOD_NOT_ALLOWED,
+            "method_not_allowed",
+            format!("{method} {path}: this route takes {allow}"),
+        ),
+        None => (
+            StatusCode::NOT_FOUND,
+            "not_found",
+            format!("no route {method} {path} (see the README's finance API)"),
+        ),
+    };
+    let body = serde_json::json!({"error": {"code": code, "message": message, "details": []}});
+    Reply {
+        allow: allowed_method(segments),
+        ..json_reply(status, body)
+    }
 }
 
 fn invalid(message: impl Into<String>) -> RunError {
@@ -127,13 +173,7 @@ impl FinanceApi {
                 Ok(json_reply(StatusCode::CREATED, outcome))
             }
             ("GET", ["ledger", "journal"]) => self.journal(query).await,
-            (_, ["billing-runs", ..] | ["invoices", ..] | ["ledger", ..]) => Err(invalid(format!(
-                "{method} {path} is not a route (see the README's finance API)"
-            ))),
-            _ => Ok(json_reply(
-                StatusCode::NOT_FOUND,
-                serde_json::json!({"error": {"code": "not_found", "message": format!("no route {method} {path}"), "details": []}}),
-            )),
+            _ => Ok(no_route(method, path, &segments)),
         }
     }
 
@@ -258,12 +298,12 @@ impl FinanceApi {
         let entries = filter_period(&entries, Some(from), Some(to));
         let chart = &self.invoicing().chart;
         Ok(match format {
-            "csv" => Reply(
+            "csv" => text_reply(
                 StatusCode::OK,
                 "text/csv; charset=utf-8",
                 to_csv(&entries, chart),
             ),
-            "hledger" => Reply(
+            "hledger" => text_reply(
                 StatusCode::OK,
                 "text/plain; charset=utf-8",
                 to_hledger(&entries, chart),
@@ -334,7 +374,7 @@ pub async fn handle(api: &FinanceApi, request: Request) -> Response<Body> {
     } else {
         api.route(request.method(), &path, &query, body).await
     };
-    let Reply(status, content_type, text) = match result {
+    let reply = match result {
         Ok(reply) => reply,
         Err(e) => {
             if e.http_status() >= 500 {
@@ -347,9 +387,11 @@ pub async fn handle(api: &FinanceApi, request: Request) -> Response<Body> {
             )
         }
     };
-    Response::builder()
-        .status(status)
-        .header("content-type", content_type)
-        .body(Body::Text(text))
-        .unwrap_or_default()
+    let mut response = Response::builder()
+        .status(reply.status)
+        .header("content-type", reply.content_type);
+    if let Some(allow) = reply.allow {
+        response = response.header("allow", allow);
+    }
+    response.body(Body::Text(reply.text)).unwrap_or_default()
 }
