@@ -356,6 +356,7 @@ async fn billing_run(
             invoice_id: invoice,
             number: record.number,
             draft: record.draft,
+            deferred: None,
         });
     }
     outcomes

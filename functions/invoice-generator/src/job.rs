@@ -16,7 +16,7 @@ use crate::relay::{pending_record, INVOICE_ISSUED};
 use handoff_domain::billing::BillableItem;
 use handoff_domain::billing_calendar::{simulate, BillingPeriod, CardRates, WhatIf};
 use handoff_domain::invoice::{
-    assemble, due_date, issue_entry, InvoiceDraft, InvoiceError, TaxTable,
+    assemble, deferral, due_date, issue_entry, InvoiceDraft, InvoiceError, TaxTable,
 };
 use handoff_domain::ledger::{ChartOfAccounts, DocumentRef};
 use handoff_domain::project::ProjectSkeleton;
@@ -121,6 +121,10 @@ pub struct JobOutcome {
     /// `None` while the invoice waits for finance's approval (a draft has no number).
     pub number: Option<String>,
     pub draft: Option<InvoiceDraft>,
+    /// Why nothing was invoiced although items were unbilled (they net to zero or less
+    /// and wait for the next period); `None` otherwise.
+    #[serde(default)]
+    pub deferred: Option<String>,
 }
 
 /// A dry run: what the invoice would be now, and under a hypothetical change.
@@ -216,6 +220,14 @@ impl Invoicing {
             &period.cutoff.to_string(),
         )
         .await?;
+        if let Some(reason) = self.deferral(&project, invoice, &items, period).await? {
+            return Ok(JobOutcome {
+                invoice_id: invoice,
+                number: None,
+                draft: None,
+                deferred: Some(reason),
+            });
+        }
         let claimed = claim(self.store.as_ref(), &self.main_table, invoice, &items).await?;
         if claimed.invoice_closed {
             if let Some(done) = self.final_outcome(invoice).await? {
@@ -228,6 +240,7 @@ impl Invoicing {
                     invoice_id: invoice,
                     number: None,
                     draft: None,
+                    deferred: None,
                 });
             };
             if project.contract.billing.finance_approval {
@@ -235,6 +248,7 @@ impl Invoicing {
                     invoice_id: invoice,
                     number: None,
                     draft: Some(draft),
+                    deferred: None,
                 });
             }
             match self
@@ -246,6 +260,7 @@ impl Invoicing {
                         invoice_id: invoice,
                         number: Some(number),
                         draft: Some(draft),
+                        deferred: None,
                     })
                 }
                 Err(JobError::Numbering(NumberingError::StaleDraft(_))) => continue,
@@ -253,6 +268,25 @@ impl Invoicing {
             }
         }
         Err(NumberingError::StaleDraft(invoice.to_string()).into())
+    }
+
+    /// Why the unbilled `items` are not claimed at all: they net to zero or less (the
+    /// domain's [`deferral`]). Checked before the first claim only; once items are claimed
+    /// for the invoice, a retry finishes it. A contract the invoice cannot be built for
+    /// (no tax jurisdiction) fails here too, before any item is claimed.
+    async fn deferral(
+        &self,
+        project: &ProjectSkeleton,
+        invoice: InvoiceId,
+        items: &[(Key, BillableItem)],
+        period: &BillingPeriod,
+    ) -> Result<Option<String>, JobError> {
+        if items.is_empty() || self.record(invoice).await?.is_some_and(|r| r.claims > 0) {
+            return Ok(None);
+        }
+        let plain: Vec<BillableItem> = items.iter().map(|(_, item)| item.clone()).collect();
+        let preview = self.assemble_for(project, &plain, period)?;
+        Ok(deferral(&preview))
     }
 
     /// An invoice that is no longer a draft: the job's answer without touching it.
@@ -265,6 +299,7 @@ impl Invoicing {
                 invoice_id: invoice,
                 number: r.number,
                 draft: r.draft,
+                deferred: None,
             }))
     }
 
@@ -500,6 +535,7 @@ impl Invoicing {
                 invoice_id: invoice,
                 number: record.number,
                 draft: record.draft,
+                deferred: None,
             });
         }
         let (Some(draft), Some(project)) = (record.draft, record.project_id) else {
@@ -514,6 +550,7 @@ impl Invoicing {
             invoice_id: invoice,
             number: Some(number),
             draft: Some(draft),
+            deferred: None,
         })
     }
 

@@ -553,6 +553,7 @@ impl BillingRuns {
                     report.invoice_id = Some(o.invoice_id);
                     report.gross_total = o.draft.as_ref().map(|d| d.gross_total);
                     report.number = o.number;
+                    report.reason = o.deferred;
                 })
         };
         match outcome {

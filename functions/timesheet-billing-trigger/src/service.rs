@@ -133,7 +133,43 @@ fn status_name(status: &ItemStatus) -> &'static str {
     }
 }
 
+/// Live items of one source record read to tell whether it was invoiced (a record has
+/// its original item and, after corrections, delta items: a handful).
+const ENTRY_ITEMS_READ_MAX: usize = 32;
+
+/// Item statuses that mean "on an invoice, or credited off one": billed history that a
+/// new version of the source record must not replace (it adds a delta item instead).
+const BILLED_STATUSES: [&str; 2] = ["invoiced", "written_off"];
+
 impl Billing {
+    /// The record's state with `invoiced` set when any of its live items has been claimed
+    /// by an invoice. The invoice generator marks the items it claims, not this record,
+    /// so the flag is read from the items (at most a record's few live items). An invoice
+    /// claiming an item between this read and the write makes the replacement's
+    /// condition (still `unbilled`) fail; the retry then reads the item as invoiced.
+    async fn with_invoiced(
+        &self,
+        project: ProjectId,
+        mut entry: EntryState,
+    ) -> Result<EntryState, BillingError> {
+        for id in entry.items.iter().take(ENTRY_ITEMS_READ_MAX) {
+            if entry.invoiced {
+                break;
+            }
+            let key = Key::new(format!("PROJECT#{project}"), format!("ITEM#{id}"));
+            let status = self
+                .store
+                .get(&self.main_table, &key)
+                .await?
+                .and_then(|item| match item.get("status") {
+                    Some(AttributeValue::S(status)) => Some(status.clone()),
+                    _ => None,
+                });
+            entry.invoiced = status.is_some_and(|s| BILLED_STATUSES.contains(&s.as_str()));
+        }
+        Ok(entry)
+    }
+
     pub async fn state(
         &self,
         project: ProjectId,
@@ -181,6 +217,10 @@ impl Billing {
                 },
                 None => None,
             };
+        let previous = match previous {
+            Some(entry) => Some(self.with_invoiced(envelope.project_id, entry).await?),
+            None => None,
+        };
         let ctx = RatingContext {
             rates: &self.rates,
             accounts: &self.chart.mapping,

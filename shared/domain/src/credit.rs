@@ -31,7 +31,9 @@
 
 use crate::currency::Currency;
 use crate::invoice::{InvoiceDraft, InvoiceLine, TaxSubtotal};
-use crate::ledger::{AccountMapping, DocumentRef, JournalEntry, JournalError, Trigger};
+use crate::ledger::{
+    push_posting, AccountMapping, DocumentRef, JournalEntry, JournalError, Trigger,
+};
 use crate::money::{Money, MoneyError};
 use crate::problems::{ProblemList, Problems};
 use chrono::NaiveDate;
@@ -262,10 +264,10 @@ pub fn credit_entry(
         (accounts.deferred_revenue.as_str(), receivable, advance),
         (accounts.tax_payable.as_str(), receivable, note.tax_total),
     ] {
-        push(&mut postings, debit, credit, amount);
+        push_posting(&mut postings, debit, credit, amount);
     }
     if note.disposition == Disposition::WriteOff {
-        push(
+        push_posting(
             &mut postings,
             accounts.revenue_write_down.as_str(),
             unbilled,
@@ -294,21 +296,6 @@ pub fn credit_entry(
         note.item_ids.clone(),
         &postings,
     )
-}
-
-/// Adds `amount` from `debit` to `credit`, the other way round when negative (a negative
-/// correction line), nothing for zero.
-fn push<'a>(
-    postings: &mut Vec<(&'a str, &'a str, Money)>,
-    debit: &'a str,
-    credit: &'a str,
-    amount: Money,
-) {
-    if amount.is_negative() {
-        postings.push((credit, debit, amount.negate()));
-    } else if !amount.is_zero() {
-        postings.push((debit, credit, amount));
-    }
 }
 
 #[cfg(test)]
@@ -409,6 +396,45 @@ mod tests {
     }
 
     const INV: &str = "INV-2026-000042";
+
+    #[test]
+    fn a_deduction_netted_against_an_advance_posts_the_other_way_and_a_net_deduction_waits() {
+        let accounts = chart().mapping;
+        // A 5000.00 retainer block in advance and a -135.00 correction of invoiced hours:
+        // the accrued part is negative, so unbilled receivables are debited, not credited.
+        let draft = invoice(
+            vec![line("-135.00", false, "d1"), line("5000.00", true, "r1")],
+            "8.875",
+        );
+        assert_eq!(crate::invoice::deferral(&draft), None);
+        let entry = issue_entry(
+            &draft,
+            invoice_ref(INV),
+            "2027-01-01".parse().unwrap(),
+            &accounts,
+        )
+        .unwrap();
+        assert!(entry.is_balanced());
+        assert_eq!(
+            postings(&entry),
+            vec![
+                (Side::Debit, "1200".into(), "135.00 USD".into()),
+                (Side::Credit, "1100".into(), "135.00 USD".into()),
+                (Side::Debit, "1100".into(), "5000.00 USD".into()),
+                (Side::Credit, "2400".into(), "5000.00 USD".into()),
+                (Side::Debit, "1100".into(), "431.77 USD".into()),
+                (Side::Credit, "2200".into(), "431.77 USD".into()),
+            ]
+        );
+        // Only the deduction, or a deduction that cancels the work: nothing is invoiced.
+        for lines in [
+            vec![line("-135.00", false, "d1")],
+            vec![line("-135.00", false, "d1"), line("135.00", false, "t1")],
+        ] {
+            let reason = crate::invoice::deferral(&invoice(lines, "8.875")).unwrap();
+            assert!(reason.contains("wait for the next period"), "{reason}");
+        }
+    }
 
     /// Two 102.50 lines at 19 %: 19.475 each rounds to 19.48 per line (38.96 together), but
     /// the category's 205.00 x 19 % = 38.95 exactly; the invoice's 505.00 x 19 % = 95.95.

@@ -252,6 +252,19 @@ pub fn assemble(
     })
 }
 
+/// Why the draft of a period is not invoiced, if it is not: its items net to zero or less
+/// (a correction that reduced invoiced hours, with no new work to net it against). Those
+/// items stay unbilled and are netted against the next period's work, so no invoice is
+/// ever negative; to refund sooner, finance credits the earlier invoice.
+pub fn deferral(draft: &InvoiceDraft) -> Option<String> {
+    (draft.net_total.is_negative() || draft.net_total.is_zero()).then(|| {
+        format!(
+            "the period's items net to {}; they wait for the next period's work",
+            draft.net_total
+        )
+    })
+}
+
 /// The journal entry of issuing an invoice: Dr accounts receivable (gross) / Cr unbilled
 /// receivables (the net of accrued lines) / Cr deferred revenue (the net of lines billed in
 /// advance) / Cr tax payable. Balanced by construction; the trigger names the invoice.
@@ -279,9 +292,14 @@ pub fn issue_entry(
         (accounts.deferred_revenue.as_str(), advance),
         (accounts.tax_payable.as_str(), draft.tax_total),
     ] {
-        if !amount.is_zero() {
-            postings.push((accounts.accounts_receivable.as_str(), credit, amount));
-        }
+        // A part may be negative (a correction of invoiced hours netted against an
+        // advance block): it posts the other way round.
+        crate::ledger::push_posting(
+            &mut postings,
+            accounts.accounts_receivable.as_str(),
+            credit,
+            amount,
+        );
     }
     let items = draft
         .lines

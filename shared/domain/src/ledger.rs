@@ -153,6 +153,22 @@ pub enum JournalError {
     Money(#[from] MoneyError),
 }
 
+/// Adds a posting of `amount` from `debit` to `credit`, the other way round when the
+/// amount is negative (a negative correction), nothing when it is zero: what issue and
+/// credit entries need, since their lines may net either way.
+pub fn push_posting<'a>(
+    postings: &mut Vec<(&'a str, &'a str, Money)>,
+    debit: &'a str,
+    credit: &'a str,
+    amount: Money,
+) {
+    if amount.is_negative() {
+        postings.push((credit, debit, amount.negate()));
+    } else if !amount.is_zero() {
+        postings.push((debit, credit, amount));
+    }
+}
+
 impl JournalEntry {
     /// An entry of one or more (debit account, credit account, amount) postings: every
     /// amount lands once on each side, so the entry balances by construction.
