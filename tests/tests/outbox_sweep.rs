@@ -3,12 +3,46 @@
 #[macro_use]
 mod harness;
 
+use handoff_ports::{Index, OutgoingMessage, Query, Queue, QueueError, ReceivedMessage};
 use harness::invoicing::{billing_runs, fixture, job_queues, project_with_items, receive};
 use harness::Harness;
-use invoice_generator::relay::Relay;
+use invoice_generator::relay::{Relay, PENDING_PARTITION};
+use invoice_generator::runs::RunReport;
 use serde_json::Value;
+use std::sync::Arc;
 
-contract_cases!(a_crash_between_issue_and_send_is_healed_by_the_next_schedule,);
+contract_cases!(
+    a_crash_between_issue_and_send_is_healed_by_the_next_schedule,
+    a_sweep_that_cannot_send_does_not_stop_the_days_billing_run,
+);
+
+/// The records on the pending index (what a sweep reads).
+async fn pending(h: &Harness) -> usize {
+    let query = Query::partition(&h.table, PENDING_PARTITION).on_index(Index::Gsi1);
+    h.store.query(&query).await.unwrap().items.len()
+}
+
+/// An `accounting-outbox` that is down.
+struct DownQueue;
+
+#[async_trait::async_trait]
+impl Queue for DownQueue {
+    fn name(&self) -> &str {
+        "accounting-outbox"
+    }
+    fn is_fifo(&self) -> bool {
+        false
+    }
+    async fn send(&self, _: Vec<OutgoingMessage>) -> Result<Vec<String>, QueueError> {
+        Err(QueueError::Transient("503 Service Unavailable".into()))
+    }
+    async fn receive(&self, _: usize, _: u32) -> Result<Vec<ReceivedMessage>, QueueError> {
+        Ok(Vec::new())
+    }
+    async fn delete(&self, _: &str) -> Result<(), QueueError> {
+        Ok(())
+    }
+}
 
 async fn a_crash_between_issue_and_send_is_healed_by_the_next_schedule(h: Harness) {
     let (project, _) = project_with_items(&h, 4).await;
@@ -43,6 +77,45 @@ async fn a_crash_between_issue_and_send_is_healed_by_the_next_schedule(h: Harnes
     assert_eq!(body["type"], "InvoiceIssued");
     assert_eq!(body["invoice"]["number"], Value::from(number));
     assert_eq!(body["event_id"], format!("{}:issued", issued.invoice_id));
-    // Sent is sent: the next sweep finds nothing.
+    // Sent is sent: off the pending index, and the next sweep finds nothing.
+    assert_eq!(pending(&h).await, 0);
     assert_eq!(relay.sweep().await.unwrap(), 0);
+}
+
+async fn a_sweep_that_cannot_send_does_not_stop_the_days_billing_run(h: Harness) {
+    let (project, contract) = project_with_items(&h, 4).await;
+    let (jobs, dead_letter) = job_queues(&h).await;
+    billing_runs(&h, jobs.clone(), None)
+        .invoicing
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(pending(&h).await, 1, "issued, not yet relayed");
+    let relay = Relay {
+        store: h.store.clone(),
+        main_table: h.table.clone(),
+        queue: Arc::new(DownQueue),
+    };
+    let runs = billing_runs(&h, jobs.clone(), Some(relay));
+    let mut event = fixture("aws_eventbridge_scheduler_default_event.json");
+    event["time"] = Value::from("2027-01-31T23:30:00Z");
+    let report: RunReport = serde_json::from_value(
+        invoice_generator::consumer::handle(&runs, dead_letter.as_ref(), event)
+            .await
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        report
+            .jobs
+            .iter()
+            .any(|j| j.contract_id == contract.to_string()),
+        "January's run is planned: {report:#?}"
+    );
+    assert_eq!(
+        receive(jobs.as_ref(), 1).await.len(),
+        1,
+        "its job is queued"
+    );
+    assert_eq!(pending(&h).await, 1, "the event waits for the next sweep");
 }

@@ -88,10 +88,19 @@ pub async fn handle(
     match parse_event(event, runs.time_zone)? {
         InvoiceEvent::Schedule(request) => {
             // First the events a crash left unsent (at least once, deduplicated downstream).
+            // A failing sweep must not cost the day's billing run: its records stay
+            // pending for the next sweep.
             if let Some(relay) = &runs.relay {
-                let swept = relay.sweep().await?;
-                if swept > 0 {
-                    tracing::warn!(swept, "relayed accounting events a crash had left pending");
+                match relay.sweep().await {
+                    Ok(0) => {}
+                    Ok(swept) => {
+                        tracing::warn!(swept, "relayed accounting events a crash had left pending")
+                    }
+                    Err(e) => tracing::error!(
+                        code = handoff_runtime::Failure::code(&e),
+                        error = %e,
+                        "accounting outbox sweep failed; the billing run goes on"
+                    ),
                 }
             }
             let report = runs.start(&request, "schedule").await?;

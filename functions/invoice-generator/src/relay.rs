@@ -8,7 +8,6 @@
 //! `ACCOUNTING_OUTBOX#pending` until sent, so the schedule's sweep finds any a crash left.
 
 use handoff_domain::InvoiceId;
-use handoff_ports::store::query_all;
 use handoff_ports::{
     AttributeValue, Condition, Index, Item, Key, OutgoingMessage, Query, Queue, Store, Update,
 };
@@ -81,10 +80,12 @@ impl Relay {
             .update(
                 &self.main_table,
                 &key,
-                vec![Update::Set(
-                    "status".into(),
-                    AttributeValue::S("sent".into()),
-                )],
+                // Off the pending index: the sweep reads only what is still to send.
+                vec![
+                    Update::Set("status".into(), AttributeValue::S("sent".into())),
+                    Update::Remove("GSI1PK".into()),
+                    Update::Remove("GSI1SK".into()),
+                ],
                 Some(Condition::equals(
                     "status",
                     AttributeValue::S("pending".into()),
@@ -97,18 +98,15 @@ impl Relay {
         }
     }
 
-    /// Relays every pending record a crash left behind (run by the daily schedule);
-    /// returns how many it sent.
+    /// Relays the pending records a crash left behind, oldest first and at most
+    /// [`SWEEP_RECORDS_MAX`] (one index page; the next sweep takes the rest); returns how
+    /// many it sent. Sent records leave the index, so it holds only unsent ones.
     pub async fn sweep(&self) -> Result<usize, crate::runs::RunError> {
         let query = Query::partition(&self.main_table, PENDING_PARTITION)
             .on_index(Index::Gsi1)
-            .limit(100);
+            .limit(SWEEP_RECORDS_MAX);
         let mut sent = 0;
-        for item in query_all(self.store.as_ref(), query)
-            .await?
-            .into_iter()
-            .take(SWEEP_RECORDS_MAX)
-        {
+        for item in self.store.query(&query).await?.items {
             let key = Key::of(&item)?;
             if self.outbox(key).await? {
                 sent += 1;
