@@ -260,6 +260,18 @@ async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {
 
 async fn a_partial_write_off_leaves_an_open_amount_and_refuses_the_line_twice(h: Harness) {
     let dec_invoice = issued_december(&h).await;
+    // Dated the day before the invoice: refused, naming the field; no number used.
+    let early = invoicing(&h)
+        .credit_note(
+            dec_invoice.invoice,
+            &request(Some(vec![0]), Disposition::WriteOff),
+            day("2026-12-30"),
+        )
+        .await
+        .unwrap_err();
+    assert!(matches!(early, JobError::Invalid(_)), "{early:?}");
+    assert!(early.to_string().contains("issue_on"), "{early}");
+    assert_eq!(counter(&h, CN_COUNTER).await, None);
     let note = credit(
         &h,
         dec_invoice.invoice,

@@ -188,6 +188,25 @@ async fn billing_runs_are_validated_started_and_reported(h: Harness) {
         (status, &missing["error"]["code"]),
         (404, &json!("unknown_billing_run"))
     );
+    // Not a run id at all (here longer than a DynamoDB key may be): a 400 naming it.
+    let (status, bad) = call_json(
+        &s.api,
+        "GET",
+        &format!("/billing-runs/{}", "r".repeat(2000)),
+        None,
+    )
+    .await;
+    assert_eq!(
+        (status, &bad["error"]["code"]),
+        (400, &json!("validation_failed"))
+    );
+    assert!(
+        bad["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("billing run id"),
+        "{bad}"
+    );
 }
 
 async fn invoices_list_show_and_issue_with_one_event(h: Harness) {

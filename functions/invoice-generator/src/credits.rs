@@ -14,7 +14,8 @@ use crate::job::{Invoicing, JobError};
 use crate::numbering::{invoice_key, issue_with, new_record, IssueWrites, NumberingError, Series};
 use crate::relay::{pending_record, CREDIT_NOTE_ISSUED};
 use handoff_domain::credit::{
-    credit, credit_entry, remaining_lines, CreditNoteDraft, CreditSelection, Disposition,
+    check_credit_date, credit, credit_entry, remaining_lines, CreditNoteDraft, CreditSelection,
+    Disposition,
 };
 use handoff_domain::ledger::DocumentRef;
 use handoff_domain::{CreditNoteId, InvoiceId, Money};
@@ -149,6 +150,12 @@ impl Invoicing {
                 invoice,
                 format!("the invoice is {}", record.status),
             ));
+        }
+        if let Some(issued_on) = record.issued_on.as_deref() {
+            let issued_on = issued_on
+                .parse()
+                .map_err(|e| StoreError::Decode(format!("issued_on {issued_on:?}: {e}")))?;
+            check_credit_date(issued_on, issue_on).map_err(JobError::Invalid)?;
         }
         let note = credit(
             &draft,

@@ -17,7 +17,7 @@ use crate::relay::Relay;
 use crate::runs::{BillingRuns, RunError, RunRequest};
 use chrono::{Datelike, NaiveDate};
 use handoff_domain::ledger::{filter_period, to_csv, to_hledger, JournalEntry};
-use handoff_domain::InvoiceId;
+use handoff_domain::{BillingRunId, InvoiceId};
 use handoff_ports::journal::ledger_partition;
 use handoff_ports::store::query_all;
 use handoff_ports::{AttributeValue, Index, Query};
@@ -140,7 +140,12 @@ impl FinanceApi {
                 Ok(json_reply(StatusCode::ACCEPTED, report))
             }
             ("GET", ["billing-runs", id]) => {
-                Ok(json_reply(StatusCode::OK, self.runs.report(id).await?))
+                let id =
+                    BillingRunId::parse(id).map_err(|e| invalid(format!("billing run id: {e}")))?;
+                Ok(json_reply(
+                    StatusCode::OK,
+                    self.runs.report(&id.to_string()).await?,
+                ))
             }
             ("GET", ["invoices"]) => self.list(query).await,
             ("GET", ["invoices", id]) => self.show(parse_invoice(id)?).await,

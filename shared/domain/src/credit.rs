@@ -96,6 +96,23 @@ pub fn remaining_lines(invoice: &InvoiceDraft, already: &BTreeMap<usize, String>
         .collect()
 }
 
+/// A credit note corrects an issued invoice, so it cannot be dated before it (the
+/// ledger would reverse revenue before recognising it, and the document would
+/// predate the one it cites).
+pub fn check_credit_date(
+    invoice_issued_on: NaiveDate,
+    credit_on: NaiveDate,
+) -> Result<(), Problems> {
+    let mut p = ProblemList::default();
+    if credit_on < invoice_issued_on {
+        p.push(
+            "issue_on",
+            format!("a credit note cannot be dated before its invoice ({invoice_issued_on})"),
+        );
+    }
+    p.finish(|| ())
+}
+
 /// The credit note of `selection` of the issued invoice `invoice_number`. `already` maps
 /// the invoice's line indices credited by earlier notes to those notes' numbers.
 pub fn credit(
