@@ -26,6 +26,7 @@ contract_cases!(
     the_schedule_plans_the_due_contracts_and_the_report_adds_up,
     an_unrecognised_event_is_refused_and_enqueues_nothing,
     the_schedule_bills_the_local_day_of_the_billing_time_zone,
+    runs_are_not_dated_ahead_and_a_catch_up_run_issues_today,
     a_dry_run_claims_nothing_and_prices_a_what_if,
 );
 
@@ -296,6 +297,11 @@ async fn the_schedule_plans_the_due_contracts_and_the_report_adds_up(h: Harness)
     assert_eq!(counter(&h).await.as_deref(), Some("1"), "no second invoice");
 
     // On the 1st the retainer is due, and the monthly contracts are not.
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2027-01-01T06:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
     let january: RunReport = serde_json::from_value(
         consumer::handle(
             &s.runs,
@@ -319,6 +325,11 @@ async fn the_schedule_bills_the_local_day_of_the_billing_time_zone(h: Harness) {
     let s = setup(&h, false).await;
     let mut new_york = s.runs.clone();
     new_york.time_zone = chrono_tz::America::New_York;
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2027-01-01T04:30:00Z")
+            .unwrap()
+            .to_utc(),
+    );
     let fired = schedule_event("2027-01-01T04:30:00Z");
     let planned: RunReport = serde_json::from_value(
         consumer::handle(&new_york, s.dead_letter.as_ref(), fired.clone())
@@ -355,6 +366,66 @@ async fn the_schedule_bills_the_local_day_of_the_billing_time_zone(h: Harness) {
     )
     .unwrap();
     assert_eq!(report.as_of, day("2026-12-15"));
+}
+
+/// A run for a day still to come is refused (it would date invoices ahead and move the
+/// series' last date past every invoice issued before it); a dry run may preview it. A
+/// catch-up run for a missed day cuts off at that day and issues today.
+async fn runs_are_not_dated_ahead_and_a_catch_up_run_issues_today(h: Harness) {
+    let s = setup(&h, false).await;
+    let only_globex = Some(vec![s.globex.1.to_string()]);
+    // It is 2026-12-31 23:30 (the harness's clock): January's month end is ahead.
+    let ahead = RunRequest {
+        as_of: day("2027-01-31"),
+        contracts: only_globex.clone(),
+        ..RunRequest::default()
+    };
+    let err = s.runs.start(&ahead, "api").await.unwrap_err();
+    assert!(matches!(err, RunError::Problems(_)), "{err:?}");
+    assert!(err.to_string().contains("as_of"), "{err}");
+    assert!(
+        receive(s.jobs.as_ref(), 0).await.is_empty(),
+        "nothing enqueued"
+    );
+    let preview = RunRequest {
+        dry_run: true,
+        ..ahead
+    };
+    assert_eq!(
+        s.runs.start(&preview, "api").await.unwrap().contracts_due,
+        1
+    );
+    drain(&s, &receive(s.jobs.as_ref(), 1).await).await;
+
+    // December's month-end run was missed; finance catches up on 2 January.
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2027-01-02T09:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
+    let catch_up = RunRequest {
+        as_of: day("2026-12-31"),
+        contracts: only_globex,
+        ..RunRequest::default()
+    };
+    let planned = s.runs.start(&catch_up, "api").await.unwrap();
+    assert_eq!(planned.contracts_due, 1);
+    drain(&s, &receive(s.jobs.as_ref(), 1).await).await;
+    let invoice = invoice_id_for(s.globex.1, "2026-12");
+    let record = s.runs.invoicing.record(invoice).await.unwrap().unwrap();
+    assert_eq!(
+        record.issued_on.as_deref(),
+        Some("2027-01-02"),
+        "issued today"
+    );
+    assert_eq!(record.number.as_deref(), Some("INV-2027-000001"));
+    let draft = record.draft.unwrap();
+    assert_eq!(
+        draft.period_end,
+        day("2026-12-31"),
+        "December's work, cut at the 31st"
+    );
+    assert_eq!(draft.net_total.amount(), Decimal::new(81000, 2));
 }
 
 async fn an_unrecognised_event_is_refused_and_enqueues_nothing(h: Harness) {

@@ -292,6 +292,26 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
         assert_eq!(t["amount"]["amount"], "270.00", "{t}");
     }
 
+    // Dated ahead of today (the clock says 2026-12-31): refused, no number used.
+    let (status, ahead) = call_json(
+        &s.api,
+        "POST",
+        &format!("/invoices/{draft}/issue"),
+        Some(json!({"issue_on": "2027-01-05"})),
+    )
+    .await;
+    assert_eq!(
+        (status, &ahead["error"]["code"]),
+        (400, &json!("validation_failed"))
+    );
+    assert!(
+        ahead["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("issue_on"),
+        "{ahead}"
+    );
+
     // Finance approves the draft: the next number, and its event on the outbox once.
     let (status, approved) = call_json(
         &s.api,
@@ -304,6 +324,11 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(approved["status"], "issued");
     assert_eq!(approved["number"], "INV-2026-000002");
     assert_eq!(approved["open_amount"]["amount"], GROSS);
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2027-01-05T09:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
     let (status, again) = call_json(
         &s.api,
         "POST",

@@ -279,6 +279,15 @@ fn billing_runs(
             queue: outbox,
         }),
         time_zone: chrono_tz::Tz::UTC,
+        // The run's evening: the planner refuses a run dated after today.
+        clock: Arc::new(handoff_adapters_memory::ManualClock::new(
+            CUTOFF
+                .parse::<chrono::NaiveDate>()
+                .expect("date")
+                .and_hms_opt(23, 30, 0)
+                .expect("time")
+                .and_utc(),
+        )),
     }
 }
 

@@ -16,6 +16,7 @@ use crate::job::JobError;
 use crate::relay::Relay;
 use crate::runs::{BillingRuns, RunError, RunRequest};
 use chrono::{Datelike, NaiveDate};
+use handoff_domain::invoice::check_not_future;
 use handoff_domain::ledger::{filter_period, to_csv, to_hledger, JournalEntry};
 use handoff_domain::{BillingRunId, InvoiceId};
 use handoff_ports::journal::ledger_partition;
@@ -109,10 +110,6 @@ fn parse_body<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, RunError
     serde_json::from_slice(body).map_err(|e| invalid(format!("body: {e}")))
 }
 
-fn today() -> NaiveDate {
-    chrono::Utc::now().date_naive()
-}
-
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct IssueRequest {
@@ -152,7 +149,10 @@ impl FinanceApi {
             ("POST", ["invoices", id, "issue"]) => {
                 let request: IssueRequest = parse_body(body)?;
                 let invoice = parse_invoice(id)?;
-                let issue_on = request.issue_on.unwrap_or_else(today).to_string();
+                let today = self.runs.today();
+                let issue_on = request.issue_on.unwrap_or(today);
+                check_not_future("issue_on", issue_on, today).map_err(RunError::Problems)?;
+                let issue_on = issue_on.to_string();
                 self.invoicing().issue_stored(invoice, &issue_on).await?;
                 if let Some(relay) = &self.relay {
                     relay.invoice_issued(invoice).await?;
@@ -162,7 +162,9 @@ impl FinanceApi {
             ("POST", ["invoices", id, "credit-notes"]) => {
                 let request: CreditRequest = parse_body(body)?;
                 let invoice = parse_invoice(id)?;
-                let issue_on = request.issue_on.unwrap_or_else(today);
+                let today = self.runs.today();
+                let issue_on = request.issue_on.unwrap_or(today);
+                check_not_future("issue_on", issue_on, today).map_err(RunError::Problems)?;
                 let outcome = self
                     .invoicing()
                     .credit_note(invoice, &request, issue_on)
@@ -281,7 +283,7 @@ impl FinanceApi {
                 })
                 .transpose()
         };
-        let to = date("to")?.unwrap_or_else(today);
+        let to = date("to")?.unwrap_or_else(|| self.runs.today());
         let from =
             date("from")?.unwrap_or_else(|| NaiveDate::from_ymd_opt(to.year(), 1, 1).unwrap_or(to));
         if from > to {

@@ -14,12 +14,13 @@ use crate::job::{DryRunOutcome, Invoicing, JobError, JobOutcome};
 use crate::relay::Relay;
 use chrono::NaiveDate;
 use handoff_domain::billing_calendar::{due_period, BillingPeriod, Cadence, WhatIf};
+use handoff_domain::invoice::check_not_future;
 use handoff_domain::{InvoiceId, Money, Problem, ProblemList, Problems, ProjectId};
 use handoff_ports::listing::contracts_partition;
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
-    AttributeValue, BatchWrite, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError, Store,
-    StoreError, Update,
+    AttributeValue, BatchWrite, Clock, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError,
+    Store, StoreError, Update,
 };
 use handoff_runtime::{metrics, Failure};
 use serde::{Deserialize, Serialize};
@@ -38,6 +39,9 @@ pub struct BillingRuns {
     /// date of its firing time here (`BILLING_TIME_ZONE`, default UTC), so a schedule
     /// firing at 23:30 in New York (04:30 UTC the next day) bills New York's day.
     pub time_zone: chrono_tz::Tz,
+    /// Today's date (in `time_zone`): no document is dated after it, and a catch-up run
+    /// for a past day issues today.
+    pub clock: Arc<dyn Clock>,
 }
 
 /// `POST /billing-runs` (also what the schedule asks, with `as_of` = the schedule's day).
@@ -281,6 +285,11 @@ impl BillingRuns {
         self.invoicing.store.as_ref()
     }
 
+    /// Today in the billing time zone.
+    pub fn today(&self) -> NaiveDate {
+        self.clock.now().with_timezone(&self.time_zone).date_naive()
+    }
+
     /// The contracts billed at `cadence` (the converter lists each contract's terms record
     /// under its cadence; see `handoff_ports::listing`).
     async fn contracts(&self, cadence: Cadence) -> Result<Vec<ContractListing>, RunError> {
@@ -314,6 +323,18 @@ impl BillingRuns {
             // An unknown card version is the caller's mistake, said now, not per job.
             self.invoicing.card_rates(what_if)?;
         }
+        // A run issues invoices: not for a day still to come (a dry run may preview one).
+        // A catch-up run for a past day cuts off at that day and issues today, after
+        // whatever the series issued meanwhile.
+        let today = self.today();
+        if !request.dry_run {
+            check_not_future("as_of", request.as_of, today).map_err(RunError::Problems)?;
+        }
+        let issue_on = if request.dry_run {
+            request.as_of
+        } else {
+            request.as_of.max(today)
+        };
         let run_id = run_id(request, trigger);
         let filter: Option<BTreeSet<&str>> = request
             .contracts
@@ -336,7 +357,7 @@ impl BillingRuns {
                     project_id: listed.project_id,
                     contract_id: listed.contract_id,
                     period: period.clone(),
-                    issue_on: request.as_of,
+                    issue_on,
                     dry_run: request.dry_run,
                     what_if: request.what_if.clone(),
                 });

@@ -61,6 +61,7 @@ pub async fn wire() -> Result<Wired, BoxError> {
             jobs: Arc::new(SqsQueue::new(sqs.clone(), jobs_url)),
             relay: Some(relay),
             time_zone,
+            clock: Arc::new(handoff_ports::SystemClock),
         },
         jobs_dead_letter: SqsQueue::new(sqs, jobs_dlq_url),
     })

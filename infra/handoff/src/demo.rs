@@ -142,7 +142,9 @@ pub async fn run(seed: &Path, out: Option<&Path>, today: NaiveDate) -> anyhow::R
         staffing.push(record);
     }
     deliver_a_month(&demo.delivery, &skeletons).await?;
-    let billed = crate::invoicing::bill_the_month(&demo.delivery, seed, &skeletons).await?;
+    let billed =
+        crate::invoicing::bill_the_month(&demo.delivery, seed, &skeletons, demo.clock.clone())
+            .await?;
     if let Some(dir) = out {
         std::fs::create_dir_all(dir.join("invoices"))?;
         std::fs::write(dir.join("journal.hledger"), &billed.journal_hledger)?;

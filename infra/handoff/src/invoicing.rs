@@ -8,7 +8,7 @@
 use crate::delivery::Delivery;
 use crate::pump::pump;
 use anyhow::{ensure, Context};
-use handoff_adapters_memory::MemoryQueue;
+use handoff_adapters_memory::{ManualClock, MemoryQueue};
 use handoff_domain::invoice::{InvoiceDraft, TaxTable};
 use handoff_domain::ledger::{ChartOfAccounts, JournalEntry};
 use handoff_domain::ubl::{to_ubl, Party};
@@ -39,6 +39,8 @@ pub(crate) struct Finance {
     pub(crate) jobs: Arc<MemoryQueue>,
     pub(crate) jobs_dead_letters: Arc<MemoryQueue>,
     outbox: Arc<MemoryQueue>,
+    /// The demo's clock, moved to each scheduled run's evening.
+    clock: Arc<ManualClock>,
 }
 
 impl Finance {
@@ -80,9 +82,12 @@ impl Finance {
     /// The schedule's event for `day` (the Scheduler's default shape: `detail` is the
     /// string "{}"), then every job pumped through the consumer.
     async fn scheduled_run(&self, day: &str) -> anyhow::Result<RunReport> {
+        let evening = format!("{day}T23:30:00Z");
+        self.clock
+            .set(chrono::DateTime::parse_from_rfc3339(&evening)?.to_utc());
         let event = json!({
             "version": "0", "id": format!("demo-{day}"), "detail-type": "Scheduled Event",
-            "source": "aws.scheduler", "account": "000000000000", "time": format!("{day}T23:30:00Z"),
+            "source": "aws.scheduler", "account": "000000000000", "time": evening,
             "region": "local", "resources": ["arn:aws:scheduler:local:000000000000:schedule/default/daily-billing"],
             "detail": "{}"
         });
@@ -114,6 +119,7 @@ impl Finance {
 pub(crate) fn build(
     delivery: &Delivery,
     seed: &Path,
+    clock: Arc<ManualClock>,
 ) -> anyhow::Result<(Finance, ChartOfAccounts)> {
     let tax = TaxTable::from_json(&std::fs::read_to_string(seed.join("tax_rates.json"))?)
         .map_err(|p| anyhow::anyhow!("tax_rates.json: {p}"))?;
@@ -146,6 +152,7 @@ pub(crate) fn build(
         jobs: jobs.clone(),
         relay: Some(relay.clone()),
         time_zone: chrono_tz::Tz::UTC,
+        clock: clock.clone(),
     };
     let api = FinanceApi {
         runs: runs.clone(),
@@ -158,6 +165,7 @@ pub(crate) fn build(
             jobs,
             jobs_dead_letters,
             outbox,
+            clock,
         },
         chart,
     ))
@@ -231,8 +239,9 @@ pub async fn bill_the_month(
     delivery: &Delivery,
     seed: &Path,
     projects: &[handoff_domain::project::ProjectSkeleton],
+    clock: Arc<ManualClock>,
 ) -> anyhow::Result<Artifacts> {
-    let (finance, chart) = build(delivery, seed)?;
+    let (finance, chart) = build(delivery, seed, clock)?;
     let names: BTreeMap<String, String> = projects
         .iter()
         .map(|p| (p.contract.contract_id.to_string(), p.deal.name.clone()))

@@ -54,7 +54,7 @@ pub async fn run(seed: &Path, port: u16) -> anyhow::Result<()> {
     demo.clock.set(now);
     let people = demo.capacity.pool.resources.clone();
     demo.capacity.upsert_resources(&people).await?;
-    let (finance, _) = crate::invoicing::build(&demo.delivery, seed)?;
+    let (finance, _) = crate::invoicing::build(&demo.delivery, seed, demo.clock.clone())?;
     let world = Arc::new(World { demo, finance });
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await

@@ -252,6 +252,24 @@ pub fn assemble(
     })
 }
 
+/// An invoice, credit note or billing run is dated today or earlier: a document dated
+/// ahead would move its series' last date forward and refuse every document issued
+/// before that date (numbers follow dates). Previews (dry runs) may look ahead.
+pub fn check_not_future(
+    field: &str,
+    date: NaiveDate,
+    today: NaiveDate,
+) -> Result<(), crate::problems::Problems> {
+    let mut p = crate::problems::ProblemList::new();
+    if date > today {
+        p.push(
+            field,
+            format!("{date} is after today ({today}); documents are dated when issued"),
+        );
+    }
+    p.finish(|| ())
+}
+
 /// Why the draft of a period is not invoiced, if it is not: its items net to zero or less
 /// (a correction that reduced invoiced hours, with no new work to net it against). Those
 /// items stay unbilled and are netted against the next period's work, so no invoice is

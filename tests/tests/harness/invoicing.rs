@@ -159,6 +159,7 @@ pub fn billing_runs(h: &Harness, jobs: Arc<dyn Queue>, relay: Option<Relay>) -> 
         jobs,
         relay,
         time_zone: chrono_tz::Tz::UTC,
+        clock: h.clock.clone(),
     }
 }
 

@@ -37,6 +37,9 @@ const TEST_VISIBILITY_TIMEOUT_S: u32 = 30;
 
 #[derive(Clone)]
 pub struct Harness {
+    /// Billing's clock: the month-end run's evening (2026-12-31 23:30 UTC) unless a case
+    /// moves it (billing runs and issue dates may not be after its day).
+    pub clock: Arc<handoff_adapters_memory::ManualClock>,
     pub store: Arc<dyn Store>,
     pub table: String,
     prefix: String,
@@ -68,6 +71,7 @@ impl Harness {
             prefix: table.clone(),
             table,
             aws: None,
+            clock: billing_evening(),
         }
     }
 
@@ -95,6 +99,7 @@ impl Harness {
             prefix: table.clone(),
             table,
             aws: Some(config),
+            clock: billing_evening(),
         })
     }
 
@@ -150,6 +155,16 @@ pub fn seed(path: &str) -> String {
         env!("CARGO_MANIFEST_DIR")
     ))
     .unwrap()
+}
+
+/// The evening of December's month-end billing run, 2026-12-31 23:30 UTC.
+pub fn billing_evening() -> Arc<handoff_adapters_memory::ManualClock> {
+    use chrono::TimeZone;
+    Arc::new(handoff_adapters_memory::ManualClock::new(
+        chrono::Utc
+            .with_ymd_and_hms(2026, 12, 31, 23, 30, 0)
+            .unwrap(),
+    ))
 }
 
 /// The clock every end-to-end case starts from.
