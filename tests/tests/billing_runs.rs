@@ -529,6 +529,53 @@ async fn a_dry_run_claims_nothing_and_prices_a_what_if(h: Harness) {
             "a dry run's total is what would be invoiced now"
         );
     }
+    // A negative rate and a cap in another currency: every problem named at once.
+    let bad = serde_json::to_vec(&json!({
+        "as_of": "2026-12-31", "dry_run": true, "contracts": only_globex,
+        "what_if": {
+            "rates": {"engineer": {"amount": "-1.00", "currency": "USD"}},
+            "cap": {"amount": "500.00", "currency": "EUR"},
+        },
+    }))
+    .unwrap();
+    let problems = RunRequest::from_json(&bad).unwrap_err().to_string();
+    assert!(
+        problems.contains("what_if.rates.engineer: must be more than zero"),
+        "{problems}"
+    );
+    assert!(problems.contains("one currency"), "{problems}");
+    // A what-if in euros for a contract billed in dollars: the job reports why it did not
+    // simulate (the current figures stand) instead of failing into the DLQ.
+    let euros: RunRequest = serde_json::from_value(json!({
+        "as_of": "2026-12-31", "dry_run": true, "contracts": only_globex,
+        "what_if": {"rates": {"engineer": {"amount": "110.00", "currency": "EUR"}}},
+    }))
+    .unwrap();
+    let planned = s.runs.start(&euros, "api").await.unwrap();
+    let messages = receive(s.jobs.as_ref(), 1).await;
+    assert_eq!(drain(&s, &messages).await["batchItemFailures"], json!([]));
+    let report = s.runs.report(&planned.run_id).await.unwrap();
+    let j = job(&report, contract);
+    assert_eq!(
+        (j.status.as_str(), report.failed),
+        ("dry_run", 0),
+        "{report:#?}"
+    );
+    assert_eq!(
+        j.reason.as_deref(),
+        Some("the what-if is in EUR; this contract bills in USD")
+    );
+    let dry = j.dry_run.clone().unwrap();
+    assert_eq!(
+        dry.current.unwrap().gross_total.amount(),
+        GLOBEX_GROSS.parse::<Decimal>().unwrap()
+    );
+    assert_eq!(dry.simulated, None);
+    assert!(
+        s.dead_letter.receive(10, 0).await.unwrap().is_empty(),
+        "nothing parked"
+    );
+
     // Nothing was claimed, stored or numbered.
     let unbilled_after = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
         .await

@@ -135,6 +135,10 @@ pub struct DryRunOutcome {
     pub simulated: Option<InvoiceDraft>,
     /// Simulated gross total − current gross total.
     pub difference: Option<Money>,
+    /// Why the what-if was not simulated for this contract (its amounts are in another
+    /// currency than the contract bills in); the current figures still stand.
+    #[serde(default)]
+    pub not_simulated: Option<String>,
 }
 
 /// The invoice of a contract's billing period.
@@ -423,6 +427,7 @@ impl Invoicing {
                     current: r.draft,
                     simulated: None,
                     difference: None,
+                    not_simulated: None,
                 })
             }
             Some(_) => {
@@ -452,6 +457,22 @@ impl Invoicing {
                 current,
                 simulated: None,
                 difference: None,
+                not_simulated: None,
+            });
+        }
+        if let Some(other) = what_if
+            .currency()
+            .filter(|c| *c != project.contract.currency)
+        {
+            return Ok(DryRunOutcome {
+                invoice_id: invoice,
+                current,
+                simulated: None,
+                difference: None,
+                not_simulated: Some(format!(
+                    "the what-if is in {other}; this contract bills in {}",
+                    project.contract.currency
+                )),
             });
         }
         let accrued = self.accrued_net(&project).await?;
@@ -473,6 +494,7 @@ impl Invoicing {
             current,
             simulated,
             difference: Some(difference),
+            not_simulated: None,
         })
     }
 

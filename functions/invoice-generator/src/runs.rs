@@ -136,7 +136,10 @@ impl RunRequest {
         let what_if = match object.get("what_if") {
             None | Some(serde_json::Value::Null) => None,
             Some(v) => match serde_json::from_value::<WhatIf>(v.clone()) {
-                Ok(w) => Some(w),
+                Ok(w) => {
+                    w.check("what_if", &mut p);
+                    Some(w)
+                }
                 Err(e) => {
                     p.push("what_if", e.to_string());
                     None
@@ -557,6 +560,7 @@ impl BillingRuns {
                 .map(|d| {
                     report.status = "dry_run".into();
                     report.invoice_id = Some(d.invoice_id);
+                    report.reason = d.not_simulated.clone();
                     report.gross_total = d.current.as_ref().map(|c| c.gross_total);
                     report.dry_run = Some(d);
                 })

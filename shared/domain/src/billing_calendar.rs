@@ -171,6 +171,38 @@ impl WhatIf {
     pub fn is_empty(&self) -> bool {
         self.rates.is_empty() && self.cap.is_none() && self.rate_card.is_none()
     }
+
+    /// The currency of its amounts (rates and cap), if it names any.
+    pub fn currency(&self) -> Option<crate::Currency> {
+        self.rates
+            .values()
+            .chain(self.cap.iter())
+            .map(|m| m.currency())
+            .next()
+    }
+
+    /// Lists what makes the what-if meaningless, under `field` (e.g. `what_if`): rates
+    /// must be more than zero, the cap not negative, and all its amounts in one currency
+    /// (a contract bills in one; each job then checks it is the contract's).
+    pub fn check(&self, field: &str, p: &mut crate::problems::ProblemList) {
+        for (role, rate) in &self.rates {
+            if rate.is_negative() || rate.is_zero() {
+                p.push(format!("{field}.rates.{role}"), "must be more than zero");
+            }
+        }
+        if self.cap.is_some_and(|c| c.is_negative()) {
+            p.push(format!("{field}.cap"), "must not be negative");
+        }
+        let currency = self.currency();
+        if self
+            .rates
+            .values()
+            .chain(self.cap.iter())
+            .any(|m| Some(m.currency()) != currency)
+        {
+            p.push(field, "rates and cap must be in one currency");
+        }
+    }
 }
 
 fn rated_from(item: &BillableItem, card: &str) -> bool {
