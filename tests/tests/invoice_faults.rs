@@ -102,7 +102,13 @@ async fn stored_invoice(h: &Harness, invoice: InvoiceId) -> StoredInvoice {
         .await
         .unwrap()
         .unwrap_or_else(|| panic!("invoice {invoice} is not stored"));
-    let draft: InvoiceDraft = serde_json::from_str(&text(&record, "draft").unwrap()).unwrap();
+    // The document as finance reads it: the stored draft with its annex pages.
+    let draft: InvoiceDraft = harness::invoicing::invoicing(h)
+        .annexed_record(invoice)
+        .await
+        .unwrap()
+        .and_then(|r| r.draft)
+        .unwrap_or_else(|| panic!("invoice {invoice} has no draft"));
     let line_items = draft
         .lines
         .iter()

@@ -20,6 +20,9 @@ pub struct InvoiceRecord {
     /// records of credit notes.
     pub status: String,
     pub claims: u64,
+    /// The claim count the stored draft was built from (its annex pages carry it).
+    #[serde(default)]
+    pub draft_claims: u64,
     pub project_id: Option<ProjectId>,
     pub contract_id: Option<String>,
     pub customer_name: Option<String>,
@@ -76,6 +79,7 @@ impl InvoiceRecord {
             invoice_id,
             status: text(item, "status").unwrap_or_default(),
             claims: number(item, "claims")?,
+            draft_claims: number(item, "draft_claims")?,
             project_id,
             contract_id: text(item, "contract_id"),
             customer_name: text(item, "customer_name"),

@@ -240,7 +240,7 @@ impl FinanceApi {
     async fn show(&self, invoice: InvoiceId) -> Result<Reply, RunError> {
         let record = self
             .invoicing()
-            .record(invoice)
+            .annexed_record(invoice)
             .await?
             .ok_or(JobError::UnknownInvoice(invoice))?;
         let items = claimed_by(

@@ -187,6 +187,28 @@ impl Invoicing {
             .transpose()?)
     }
 
+    /// The invoice as stored, its draft with the annex (read from the annex pages).
+    pub async fn annexed_record(
+        &self,
+        invoice: InvoiceId,
+    ) -> Result<Option<InvoiceRecord>, JobError> {
+        let Some(mut record) = self.record(invoice).await? else {
+            return Ok(None);
+        };
+        let claims = record.draft_claims;
+        if let Some(draft) = record.draft.as_mut() {
+            crate::annex::attach(
+                self.store.as_ref(),
+                &self.main_table,
+                invoice,
+                draft,
+                claims,
+            )
+            .await?;
+        }
+        Ok(Some(record))
+    }
+
     /// Invoices `project` for the period `period` (e.g. `2026-12`) with items up to
     /// `cutoff`, issuing on `issue_on` unless the contract wants finance's approval.
     pub async fn run(
@@ -295,16 +317,20 @@ impl Invoicing {
 
     /// An invoice that is no longer a draft: the job's answer without touching it.
     async fn final_outcome(&self, invoice: InvoiceId) -> Result<Option<JobOutcome>, JobError> {
-        Ok(self
+        if self
             .record(invoice)
             .await?
-            .filter(|r| r.status != "draft")
-            .map(|r| JobOutcome {
-                invoice_id: invoice,
-                number: r.number,
-                draft: r.draft,
-                deferred: None,
-            }))
+            .is_none_or(|r| r.status == "draft")
+        {
+            return Ok(None);
+        }
+        // Issued (or credited): the answer is the stored document, annex included.
+        Ok(self.annexed_record(invoice).await?.map(|r| JobOutcome {
+            invoice_id: invoice,
+            number: r.number,
+            draft: r.draft,
+            deferred: None,
+        }))
     }
 
     /// Builds the draft from every item claimed by `invoice` and stores it, on the
@@ -321,8 +347,11 @@ impl Invoicing {
         }
         let items = self.claimed_items(invoice, claims).await?;
         let draft = self.assemble_for(project, &items, period)?;
+        // The record keeps the draft without its annex, which has pages of its own.
+        let (bare, pages) = crate::annex::split(invoice, &draft, claims)?;
+        crate::annex::write(self.store.as_ref(), &self.main_table, pages).await?;
         let mut updates = vec![
-            Update::Set("draft".into(), s(json(&draft)?)),
+            Update::Set("draft".into(), s(json(&bare)?)),
             Update::Set("draft_claims".into(), AttributeValue::N(claims.to_string())),
             Update::Set("project_id".into(), s(project.project_id.to_string())),
             Update::Set(

@@ -1,6 +1,7 @@
 //! invoice-generator: billing runs (planner + one job per contract), exactly-once claims of
 //! unbilled items, gapless legal numbering, credit notes, the journal and the exports.
 
+pub mod annex;
 pub mod claims;
 pub mod consumer;
 pub mod credits;

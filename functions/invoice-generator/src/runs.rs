@@ -557,7 +557,11 @@ impl BillingRuns {
             self.invoicing
                 .dry_run(job.project_id, &job.period, &what_if)
                 .await
-                .map(|d| {
+                .map(|mut d| {
+                    // The report is one record: figures only, no annexes (400 KB an item).
+                    for draft in d.current.iter_mut().chain(d.simulated.iter_mut()) {
+                        crate::annex::strip(draft);
+                    }
                     report.status = "dry_run".into();
                     report.invoice_id = Some(d.invoice_id);
                     report.reason = d.not_simulated.clone();
