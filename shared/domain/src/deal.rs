@@ -399,7 +399,8 @@ fn customer(
         domain: non_blank(input.domain.as_ref()).map(|d| d.to_lowercase()),
         billing_contact,
         tax_jurisdiction: non_blank(input.tax_jurisdiction.as_ref()),
-        legal_entity: non_blank(input.legal_entity.as_ref()),
+        // The entity names a numbering series: `Northwind-US` and `northwind-us` are one.
+        legal_entity: non_blank(input.legal_entity.as_ref()).map(|e| e.to_lowercase()),
     })
 }
 

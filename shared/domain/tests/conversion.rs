@@ -232,6 +232,18 @@ fn validation_lists_every_problem_with_its_path() {
 }
 
 #[test]
+fn the_legal_entity_names_one_series_whatever_its_case() {
+    let mut deal = input("globex-data");
+    deal.customer.legal_entity = Some(" Northwind-US ".into());
+    let valid = validate(&deal, &catalog()).unwrap();
+    assert_eq!(
+        valid.customer.legal_entity.as_deref(),
+        Some("northwind-us"),
+        "the same counter as the seed's deals"
+    );
+}
+
+#[test]
 fn unknown_fields_are_rejected_not_ignored() {
     let mut json: serde_json::Value =
         serde_json::from_str(&seed("deals/acme-website.json")).unwrap();
