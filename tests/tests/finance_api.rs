@@ -252,6 +252,48 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     .await;
     assert_eq!(none["invoices"], json!([]));
 
+    // Page by page: one invoice, then the other after `next`, then the end.
+    let (_, first) = call_json(&s.api, "GET", "/invoices?limit=1", None).await;
+    assert_eq!(first["invoices"].as_array().unwrap().len(), 1, "{first}");
+    let next = first["next"].as_str().expect("a next page").to_owned();
+    let (status, second) = call_json(
+        &s.api,
+        "GET",
+        &format!("/invoices?limit=1&after={next}"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 200, "{second}");
+    assert_eq!(second["invoices"].as_array().unwrap().len(), 1, "{second}");
+    assert_ne!(
+        second["invoices"][0]["invoice_id"],
+        first["invoices"][0]["invoice_id"]
+    );
+    let ids: std::collections::BTreeSet<String> = [&first, &second]
+        .iter()
+        .map(|p| p["invoices"][0]["invoice_id"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        [issued.to_string(), draft.to_string()]
+            .into_iter()
+            .collect()
+    );
+    if let Some(after) = second["next"].as_str() {
+        let (_, rest) = call_json(
+            &s.api,
+            "GET",
+            &format!("/invoices?limit=1&after={after}"),
+            None,
+        )
+        .await;
+        assert_eq!(rest["invoices"], json!([]), "{rest}");
+    }
+    for bad in ["limit=0", "limit=1001", "after=yesterday"] {
+        let (status, answer) = call_json(&s.api, "GET", &format!("/invoices?{bad}"), None).await;
+        assert_eq!(status, 400, "{bad}: {answer}");
+    }
+
     // The document: lines with their annex, and a trace per item.
     let (status, doc) = call_json(&s.api, "GET", &format!("/invoices/{issued}"), None).await;
     assert_eq!(status, 200, "{doc}");
@@ -464,6 +506,18 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     // The one issued invoice: Dr accounts receivable by its gross.
     let invoice_ar = |r: &Vec<String>| r[kind] == "invoice" && r[account] == "1100";
     assert_eq!(sum(debit, &invoice_ar), dec(GROSS), "{csv}");
+
+    // An export larger than a response may carry is refused with what to do, not cut.
+    let refused = invoice_generator::http::journal_entries(
+        h.store.as_ref(),
+        &h.table,
+        "2026-12-01".parse().unwrap(),
+        1,
+        1000,
+    )
+    .await
+    .unwrap_err();
+    assert!(refused.to_string().contains("shorter period"), "{refused}");
 
     // The invoice's rows lead to its record by id, not only by its legal number.
     let issued = invoice_id_for(s.globex.1, "2026-12").to_string();

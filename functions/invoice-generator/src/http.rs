@@ -13,6 +13,8 @@ use crate::claims::claimed_by;
 use crate::credits::CreditRequest;
 use crate::document::{InvoiceDocument, InvoiceRecord};
 use crate::job::JobError;
+use crate::job::INVOICE_LIST_PARTITION;
+use crate::numbering::invoice_key;
 use crate::relay::Relay;
 use crate::runs::{BillingRuns, RunError, RunRequest};
 use chrono::{Datelike, NaiveDate};
@@ -31,8 +33,15 @@ use serde::Deserialize;
 pub const API_BODY_BYTES_MAX: usize = 256 * 1024;
 /// Months one journal export may span.
 pub const JOURNAL_MONTHS_MAX: u32 = 120;
+/// JSON of journal entries one export may carry (an API response holds 6 MB; CSV and
+/// hledger are about as long as the JSON).
+pub const JOURNAL_EXPORT_BYTES_MAX: usize = 4 * 1024 * 1024;
 /// Invoices one listing returns.
 pub const INVOICE_LIST_MAX: usize = 1000;
+/// Invoices one listing request reads from the index at most (filters may skip many).
+pub const INVOICE_LIST_SCAN_MAX: usize = 10_000;
+/// Index items one page of the listing's query asks for.
+const INVOICE_LIST_PAGE: usize = 200;
 
 #[derive(Clone)]
 pub struct FinanceApi {
@@ -184,56 +193,54 @@ impl FinanceApi {
         }
     }
 
+    /// Newest period first, `status` and `project_id` filters, at most `limit` (default
+    /// and maximum [`INVOICE_LIST_MAX`]); `next` continues after the last one listed
+    /// (`?after=<next>`). Reads index pages only until the list is full, at most
+    /// [`INVOICE_LIST_SCAN_MAX`] invoices a request (then `next` continues the scan).
     async fn list(&self, query: &[(String, String)]) -> Result<Reply, RunError> {
         let status = param(query, "status");
         let project = param(query, "project_id");
-        let items = query_all(
-            self.invoicing().store.as_ref(),
-            Query::partition(&self.invoicing().main_table, "INVOICES")
+        let limit = match param(query, "limit") {
+            None => INVOICE_LIST_MAX,
+            Some(l) => l
+                .parse::<usize>()
+                .ok()
+                .filter(|n| (1..=INVOICE_LIST_MAX).contains(n))
+                .ok_or_else(|| {
+                    invalid(format!(
+                        "limit: expected 1 to {INVOICE_LIST_MAX}, got {l:?}"
+                    ))
+                })?,
+        };
+        let mut index_query =
+            Query::partition(&self.invoicing().main_table, INVOICE_LIST_PARTITION)
                 .on_index(Index::Gsi1)
                 .descending()
-                .limit(500),
-        )
-        .await?;
-        let mut listed = Vec::new();
-        // Newest period first; filtered before the list is cut at its maximum.
-        for item in &items {
-            if listed.len() == INVOICE_LIST_MAX {
-                break;
+                .limit(INVOICE_LIST_PAGE);
+        index_query.start_after = param(query, "after").map(list_cursor).transpose()?;
+        let (mut listed, mut scanned, mut last) = (Vec::new(), 0, None);
+        let next = 'pages: loop {
+            let page = self.invoicing().store.query(&index_query).await?;
+            for item in &page.items {
+                if listed.len() == limit || scanned == INVOICE_LIST_SCAN_MAX {
+                    break 'pages last;
+                }
+                scanned += 1;
+                let Some(summary) = summary(item, status, project)? else {
+                    last = text_of(item, "GSI1SK");
+                    continue;
+                };
+                listed.push(summary);
+                last = text_of(item, "GSI1SK");
             }
-            let Some(AttributeValue::S(pk)) = item.get("PK") else {
-                continue;
-            };
-            let Some(id) = pk
-                .strip_prefix("INVOICE#")
-                .and_then(|i| InvoiceId::parse(i).ok())
-            else {
-                continue;
-            };
-            let record = InvoiceRecord::from_item(id, item)?;
-            if status.is_some_and(|s| s != record.status)
-                || project
-                    .is_some_and(|p| record.project_id.map(|x| x.to_string()).as_deref() != Some(p))
-            {
-                continue;
+            match page.next {
+                Some(cursor) => index_query.start_after = Some(cursor),
+                None => break None,
             }
-            let draft = record.draft.as_ref();
-            listed.push(serde_json::json!({
-                "invoice_id": id,
-                "number": record.number,
-                "status": record.status,
-                "project_id": record.project_id,
-                "customer_name": record.customer_name,
-                "period": record.period,
-                "issued_on": record.issued_on,
-                "due_date": record.due_date,
-                "gross_total": draft.map(|d| d.gross_total),
-                "open_amount": record.open_amount(),
-            }));
-        }
+        };
         Ok(json_reply(
             StatusCode::OK,
-            serde_json::json!({ "invoices": listed }),
+            serde_json::json!({ "invoices": listed, "next": next }),
         ))
     }
 
@@ -301,7 +308,14 @@ impl FinanceApi {
                 "format: expected json, csv or hledger, got {format:?}"
             )));
         }
-        let entries = self.entries(from, months as u32).await?;
+        let entries = journal_entries(
+            self.invoicing().store.as_ref(),
+            &self.invoicing().main_table,
+            from,
+            months as u32,
+            JOURNAL_EXPORT_BYTES_MAX,
+        )
+        .await?;
         let entries = filter_period(&entries, Some(from), Some(to));
         let chart = &self.invoicing().chart;
         Ok(match format {
@@ -321,36 +335,46 @@ impl FinanceApi {
             ),
         })
     }
+}
 
-    /// The journal entries of `months` months from `from`'s month, in date order.
-    pub async fn entries(
-        &self,
-        from: NaiveDate,
-        months: u32,
-    ) -> Result<Vec<JournalEntry>, RunError> {
-        let mut entries = Vec::new();
-        let mut month = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
-        for _ in 0..months {
-            let query = Query::partition(
-                &self.invoicing().main_table,
-                ledger_partition(&month.to_string()),
-            )
+/// The journal entries of `months` months from `from`'s month, in date order, reading
+/// one ledger index partition per month. Stops with a 400 once they pass `bytes_max` of
+/// JSON: an API response holds 6 MB, and a clear error beats a gateway's 502.
+pub async fn journal_entries(
+    store: &dyn handoff_ports::Store,
+    table: &str,
+    from: NaiveDate,
+    months: u32,
+    bytes_max: usize,
+) -> Result<Vec<JournalEntry>, RunError> {
+    let mut entries = Vec::new();
+    let mut bytes = 0;
+    let mut month = NaiveDate::from_ymd_opt(from.year(), from.month(), 1).unwrap_or(from);
+    for _ in 0..months {
+        let query = Query::partition(table, ledger_partition(&month.to_string()))
             .on_index(Index::Gsi3)
             .limit(1000);
-            for item in query_all(self.invoicing().store.as_ref(), query).await? {
-                if let Some(AttributeValue::S(json)) = item.get("entry") {
-                    entries.push(
-                        serde_json::from_str(json)
-                            .map_err(|e| handoff_ports::StoreError::Decode(e.to_string()))?,
-                    );
-                }
+        for item in query_all(store, query).await? {
+            let Some(AttributeValue::S(json)) = item.get("entry") else {
+                continue;
+            };
+            bytes += json.len();
+            if bytes > bytes_max {
+                return Err(invalid(format!(
+                    "the journal from {from} holds more than {bytes_max} bytes of entries by \
+                     {month}; export a shorter period (from/to)"
+                )));
             }
-            month = month
-                .checked_add_months(chrono::Months::new(1))
-                .unwrap_or(month);
+            entries.push(
+                serde_json::from_str(json)
+                    .map_err(|e| handoff_ports::StoreError::Decode(e.to_string()))?,
+            );
         }
-        Ok(entries)
+        month = month
+            .checked_add_months(chrono::Months::new(1))
+            .unwrap_or(month);
     }
+    Ok(entries)
 }
 
 fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
@@ -358,6 +382,65 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .iter()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.as_str())
+}
+
+fn text_of(item: &handoff_ports::Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
+/// Where `?after=<cut-off>#<invoice id>` continues: the index position of that invoice.
+fn list_cursor(after: &str) -> Result<handoff_ports::Cursor, RunError> {
+    let bad = || {
+        invalid(format!(
+            "after: expected a `next` of this listing, got {after:?}"
+        ))
+    };
+    let (cutoff, id) = after.split_once('#').ok_or_else(bad)?;
+    cutoff.parse::<NaiveDate>().map_err(|_| bad())?;
+    let id = InvoiceId::parse(id).map_err(|_| bad())?;
+    let mut item = invoice_key(&id.to_string()).to_item();
+    item.insert(
+        "GSI1PK".into(),
+        AttributeValue::S(INVOICE_LIST_PARTITION.into()),
+    );
+    item.insert("GSI1SK".into(), AttributeValue::S(format!("{cutoff}#{id}")));
+    Ok(handoff_ports::Cursor(item))
+}
+
+/// One invoice of the listing, if it passes the filters.
+fn summary(
+    item: &handoff_ports::Item,
+    status: Option<&str>,
+    project: Option<&str>,
+) -> Result<Option<serde_json::Value>, RunError> {
+    let Some(id) = text_of(item, "PK")
+        .and_then(|pk| pk.strip_prefix("INVOICE#").map(str::to_owned))
+        .and_then(|i| InvoiceId::parse(&i).ok())
+    else {
+        return Ok(None);
+    };
+    let record = InvoiceRecord::from_item(id, item)?;
+    if status.is_some_and(|s| s != record.status)
+        || project.is_some_and(|p| record.project_id.map(|x| x.to_string()).as_deref() != Some(p))
+    {
+        return Ok(None);
+    }
+    let draft = record.draft.as_ref();
+    Ok(Some(serde_json::json!({
+        "invoice_id": id,
+        "number": record.number,
+        "status": record.status,
+        "project_id": record.project_id,
+        "customer_name": record.customer_name,
+        "period": record.period,
+        "issued_on": record.issued_on,
+        "due_date": record.due_date,
+        "gross_total": draft.map(|d| d.gross_total),
+        "open_amount": record.open_amount(),
+    })))
 }
 
 fn parse_invoice(id: &str) -> Result<InvoiceId, RunError> {

@@ -141,6 +141,10 @@ pub struct DryRunOutcome {
     pub not_simulated: Option<String>,
 }
 
+/// The index partition (`GSI1`) listing every invoice by cut-off, newest last; set with
+/// the invoice's draft, read by `GET /invoices`.
+pub const INVOICE_LIST_PARTITION: &str = "INVOICES";
+
 /// The invoice of a contract's billing period.
 pub fn invoice_id_for(contract: ContractId, period_key: &str) -> InvoiceId {
     InvoiceId::derive_from_parts(&[&contract.to_string(), period_key])
@@ -361,7 +365,7 @@ impl Invoicing {
             Update::Set("period".into(), s(&period.key)),
             Update::Set("period_start".into(), s(period.start.to_string())),
             Update::Set("cutoff".into(), s(period.cutoff.to_string())),
-            Update::Set("GSI1PK".into(), s("INVOICES")),
+            Update::Set("GSI1PK".into(), s(INVOICE_LIST_PARTITION)),
             Update::Set("GSI1SK".into(), s(format!("{}#{invoice}", period.cutoff))),
         ];
         if let Some(name) = project.customer.as_ref().map(|c| c.name.clone()) {
