@@ -8,10 +8,13 @@
 use crate::delivery::Delivery;
 use crate::pump::pump;
 use anyhow::{ensure, Context};
+use chrono::NaiveDate;
 use handoff_adapters_memory::{ManualClock, MemoryQueue};
+use handoff_domain::credit::CreditNoteDraft;
 use handoff_domain::invoice::{InvoiceDraft, TaxTable};
 use handoff_domain::ledger::{ChartOfAccounts, JournalEntry};
-use handoff_domain::ubl::{to_ubl, Party};
+use handoff_domain::project::ProjectSkeleton;
+use handoff_domain::ubl::{to_ubl, Endpoint, Header, Kind, Party};
 use invoice_generator::http::{handle, FinanceApi};
 use invoice_generator::job::Invoicing;
 use invoice_generator::relay::Relay;
@@ -246,6 +249,15 @@ pub async fn bill_the_month(
         .iter()
         .map(|p| (p.contract.contract_id.to_string(), p.deal.name.clone()))
         .collect();
+    let by_project: BTreeMap<String, &ProjectSkeleton> = projects
+        .iter()
+        .map(|p| (p.project_id.to_string(), p))
+        .collect();
+    let project_of = |document: &Value| {
+        document["project_id"]
+            .as_str()
+            .and_then(|id| by_project.get(id).copied())
+    };
     println!("\n== Billing run: the daily schedule's event for 2026-12-31 (detail \"{{}}\", as the Scheduler sends it)");
     let december = finance.scheduled_run("2026-12-31").await?;
     print_run(&december, &names);
@@ -308,7 +320,7 @@ pub async fn bill_the_month(
         .json(
             "POST",
             &format!("/invoices/{globex_id}/credit-notes"),
-            json!({"lines": [0], "disposition": "release", "reason": "Rate correction: line billed at last year's rate card", "issue_on": "2026-12-31"}),
+            json!({"lines": [0], "disposition": "release", "reason": "Rate correction: line billed at last year's rate card", "issue_on": CREDIT_ON}),
         )
         .await?;
     println!(
@@ -402,7 +414,7 @@ pub async fn bill_the_month(
             )
             .await?;
         let stem = refreshed["number"].as_str().unwrap_or("draft").to_owned();
-        let ubl = ubl_of(&refreshed)?;
+        let ubl = ubl_of(&refreshed, project_of(&refreshed))?;
         files.push((stem, serde_json::to_string_pretty(&refreshed)?, ubl));
     }
     files.push((
@@ -411,7 +423,7 @@ pub async fn bill_the_month(
             .unwrap_or("credit-note")
             .to_owned(),
         serde_json::to_string_pretty(&credit)?,
-        None,
+        ubl_of_credit(&credit, project_of(&globex), CREDIT_ON.parse()?)?,
     ));
     Ok(Artifacts {
         journal_hledger: export("hledger").await?,
@@ -462,32 +474,86 @@ fn trial_balance(entries: &[JournalEntry], chart: &ChartOfAccounts) -> anyhow::R
         .sum())
 }
 
+/// The credit note's date: the invoice's own day, before the books close.
+const CREDIT_ON: &str = "2026-12-31";
+
+/// The demo firm as the seller on UBL documents (a US firm: no VAT identifier).
+fn seller() -> Party {
+    Party {
+        name: "Northwind Services LLC".into(),
+        country: "US".into(),
+        endpoint: Endpoint {
+            scheme: "EM".into(),
+            id: "billing@northwind.example".into(),
+        },
+        vat_id: None,
+    }
+}
+
+/// The customer of `project` as the buyer: its billing contact's e-mail is its Peppol
+/// address (scheme `EM`), and the CRM deal is the buyer reference.
+fn buyer(project: &ProjectSkeleton) -> (Party, String) {
+    let customer = project.customer.as_ref();
+    let email = customer
+        .and_then(|c| c.billing_contact.as_ref())
+        .map(|c| c.email.clone())
+        .unwrap_or_else(|| "ap@unknown.example".into());
+    let party = Party {
+        name: customer.map_or_else(|| "?".into(), |c| c.name.clone()),
+        country: "US".into(),
+        endpoint: Endpoint {
+            scheme: "EM".into(),
+            id: email,
+        },
+        vat_id: None,
+    };
+    let reference = format!("{}:{}", project.deal.system, project.deal.deal_id);
+    (party, reference)
+}
+
 /// The UBL 2.1 (Peppol BIS 3.0) export of an issued invoice.
-fn ubl_of(document: &Value) -> anyhow::Result<Option<String>> {
-    let (Some(number), Some(issued), Some(due)) = (
+fn ubl_of(document: &Value, project: Option<&ProjectSkeleton>) -> anyhow::Result<Option<String>> {
+    let (Some(number), Some(issued), Some(due), Some(project)) = (
         document["number"].as_str(),
         document["issued_on"].as_str(),
         document["due_date"].as_str(),
+        project,
     ) else {
         return Ok(None);
     };
     let draft: InvoiceDraft = serde_json::from_value(document.clone())?;
-    let seller = Party {
-        name: "Northwind Services LLC".into(),
-        country: "US".into(),
-    };
-    let buyer = Party {
-        name: document["customer_name"].as_str().unwrap_or("?").to_owned(),
-        country: "US".into(),
-    };
-    Ok(Some(to_ubl(
-        &draft,
+    let (buyer, reference) = buyer(project);
+    let header = Header {
+        kind: Kind::Invoice {
+            due_on: due.parse()?,
+        },
         number,
-        issued.parse()?,
-        due.parse()?,
-        &seller,
-        &buyer,
-    )))
+        issued_on: issued.parse()?,
+        buyer_reference: &reference,
+    };
+    Ok(Some(to_ubl(&(&draft).into(), &header, &seller(), &buyer)))
+}
+
+/// The UBL 2.1 (Peppol BIS 3.0) credit note of `POST /invoices/{id}/credit-notes`'s answer.
+fn ubl_of_credit(
+    credit: &Value,
+    project: Option<&ProjectSkeleton>,
+    issued_on: NaiveDate,
+) -> anyhow::Result<Option<String>> {
+    let (Some(number), Some(project)) = (credit["number"].as_str(), project) else {
+        return Ok(None);
+    };
+    let note: CreditNoteDraft = serde_json::from_value(credit["note"].clone())?;
+    let (buyer, reference) = buyer(project);
+    let header = Header {
+        kind: Kind::CreditNote {
+            invoice_number: &note.credited_invoice_number,
+        },
+        number,
+        issued_on,
+        buyer_reference: &reference,
+    };
+    Ok(Some(to_ubl(&(&note).into(), &header, &seller(), &buyer)))
 }
 
 fn truncate(text: &str, chars: usize) -> String {

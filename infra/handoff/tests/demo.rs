@@ -68,6 +68,7 @@ fn demo_converts_every_sample_once_and_writes_artifacts() {
         "invoices/INV-2026-000001.xml",
         "invoices/INV-2026-000002.xml",
         "invoices/CN-2026-000001.json",
+        "invoices/CN-2026-000001.xml",
         "journal.hledger",
         "journal.csv",
         "journal.json",
@@ -81,6 +82,17 @@ fn demo_converts_every_sample_once_and_writes_artifacts() {
     assert_eq!(invoice["status"], "partly_credited");
     assert_eq!(invoice["open_amount"]["amount"], "496.08");
     assert_eq!(invoice["lines"][0]["annex"].as_array().unwrap().len(), 13);
+    // The UBL credit note names the invoice it credits, and its buyer by e-mail address.
+    let credit_note = std::fs::read_to_string(out.join("invoices/CN-2026-000001.xml")).unwrap();
+    assert!(credit_note.contains("<CreditNote "), "{credit_note}");
+    assert!(
+        credit_note.contains("<cac:InvoiceDocumentReference><cbc:ID>INV-2026-000001</cbc:ID>"),
+        "{credit_note}"
+    );
+    assert!(
+        credit_note.contains("<cbc:EndpointID schemeID=\"EM\">"),
+        "{credit_note}"
+    );
     hledger_accepts(&out.join("journal.hledger"));
     std::fs::remove_dir_all(&out).ok();
 }

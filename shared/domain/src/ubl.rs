@@ -1,19 +1,93 @@
-//! UBL 2.1 invoice export following Peppol BIS Billing 3.0 (the element order and the
-//! mandatory elements of `peppol_bis3_ubl_base_example.xml`): number, issue and due
-//! dates, seller and buyer, one tax subtotal per category, legal monetary totals that add
-//! up, and the lines. Values are XML-escaped; amounts carry exactly the currency's minor
-//! units.
+//! UBL 2.1 export following Peppol BIS Billing 3.0: an invoice (`Invoice`, type 380) or
+//! a credit note (`CreditNote`, type 381, referencing the invoice it credits), in the
+//! element order of the Peppol examples, with what the Peppol rules make mandatory:
+//! number, dates, buyer reference (PEPPOL-EN16931-R003), both parties with their
+//! electronic address (R010, R020) and, when registered, VAT identifier (BR-S-02), one
+//! tax subtotal per category, legal monetary totals that add up, and lines whose net is
+//! quantity × price exactly (R120). Values are XML-escaped; amounts carry exactly the
+//! currency's minor units. Not run against the Peppol Schematron (see the README).
 
-use crate::invoice::InvoiceDraft;
+use crate::credit::CreditNoteDraft;
+use crate::invoice::{InvoiceDraft, InvoiceLine, TaxSubtotal};
 use crate::money::Money;
+use crate::Currency;
 use chrono::NaiveDate;
+use rust_decimal::Decimal;
 
-/// A party on the invoice.
+/// A party's Peppol electronic address: an EAS scheme (`0088` GLN, `0060` DUNS, `EM`
+/// e-mail, …) and the id within it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    pub scheme: String,
+    pub id: String,
+}
+
+/// A party on the document.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Party {
     pub name: String,
     /// ISO 3166-1 alpha-2.
     pub country: String,
+    pub endpoint: Endpoint,
+    /// VAT identifier with its country prefix, when the party is registered.
+    pub vat_id: Option<String>,
+}
+
+/// Which document, and what only it has.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind<'a> {
+    Invoice { due_on: NaiveDate },
+    CreditNote { invoice_number: &'a str },
+}
+
+/// The header of the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Header<'a> {
+    pub kind: Kind<'a>,
+    pub number: &'a str,
+    pub issued_on: NaiveDate,
+    /// What the buyer knows the purchase by (BT-10): their PO, or the deal.
+    pub buyer_reference: &'a str,
+}
+
+/// The figures of an invoice or a credit note.
+#[derive(Debug, Clone, Copy)]
+pub struct Content<'a> {
+    pub currency: Currency,
+    pub period: Option<(NaiveDate, NaiveDate)>,
+    pub lines: &'a [InvoiceLine],
+    pub tax: &'a [TaxSubtotal],
+    pub net_total: Money,
+    pub tax_total: Money,
+    pub gross_total: Money,
+}
+
+impl<'a> From<&'a InvoiceDraft> for Content<'a> {
+    fn from(d: &'a InvoiceDraft) -> Content<'a> {
+        Content {
+            currency: d.currency,
+            period: Some((d.period_start, d.period_end)),
+            lines: &d.lines,
+            tax: &d.tax,
+            net_total: d.net_total,
+            tax_total: d.tax_total,
+            gross_total: d.gross_total,
+        }
+    }
+}
+
+impl<'a> From<&'a CreditNoteDraft> for Content<'a> {
+    fn from(n: &'a CreditNoteDraft) -> Content<'a> {
+        Content {
+            currency: n.currency,
+            period: None,
+            lines: &n.lines,
+            tax: &n.tax,
+            net_total: n.net_total,
+            tax_total: n.tax_total,
+            gross_total: n.gross_total,
+        }
+    }
 }
 
 fn escape(text: &str) -> String {
@@ -31,8 +105,20 @@ fn amount(m: &Money) -> String {
 }
 
 fn party(tag: &str, p: &Party) -> String {
+    let tax_scheme = p
+        .vat_id
+        .as_ref()
+        .map(|id| {
+            format!(
+                "      <cac:PartyTaxScheme><cbc:CompanyID>{}</cbc:CompanyID><cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme></cac:PartyTaxScheme>\n",
+                escape(id)
+            )
+        })
+        .unwrap_or_default();
     format!(
-        "  <cac:{tag}>\n    <cac:Party>\n      <cac:PartyName><cbc:Name>{}</cbc:Name></cac:PartyName>\n      <cac:PostalAddress><cac:Country><cbc:IdentificationCode>{}</cbc:IdentificationCode></cac:Country></cac:PostalAddress>\n      <cac:PartyLegalEntity><cbc:RegistrationName>{}</cbc:RegistrationName></cac:PartyLegalEntity>\n    </cac:Party>\n  </cac:{tag}>\n",
+        "  <cac:{tag}>\n    <cac:Party>\n      <cbc:EndpointID schemeID=\"{}\">{}</cbc:EndpointID>\n      <cac:PartyName><cbc:Name>{}</cbc:Name></cac:PartyName>\n      <cac:PostalAddress><cac:Country><cbc:IdentificationCode>{}</cbc:IdentificationCode></cac:Country></cac:PostalAddress>\n{tax_scheme}      <cac:PartyLegalEntity><cbc:RegistrationName>{}</cbc:RegistrationName></cac:PartyLegalEntity>\n    </cac:Party>\n  </cac:{tag}>\n",
+        escape(&p.endpoint.scheme),
+        escape(&p.endpoint.id),
         escape(&p.name),
         escape(&p.country),
         escape(&p.name)
@@ -51,35 +137,119 @@ fn tax_category(id: &str, percent: &str, reason: Option<&str>) -> String {
     format!("<cbc:ID>{}</cbc:ID><cbc:Percent>{percent}</cbc:Percent>{reason}<cac:TaxScheme><cbc:ID>VAT</cbc:ID></cac:TaxScheme>", escape(id))
 }
 
-/// The invoice as UBL XML. `type_code` is 380 for an invoice, 381 for a credit note.
-pub fn to_ubl(
-    draft: &InvoiceDraft,
-    number: &str,
-    issued_on: NaiveDate,
-    due_on: NaiveDate,
-    seller: &Party,
-    buyer: &Party,
+/// A line's quantity, unit and price such that quantity × price / base quantity is its
+/// net exactly (PEPPOL-EN16931-R120): the unit rate when the rounded product is the net,
+/// otherwise (items rounded one by one, a quantity of zero) the net itself over a base
+/// quantity of the line's quantity.
+fn priced(line: &InvoiceLine) -> (Decimal, &'static str, String, Option<Decimal>) {
+    let unit = if line.unit == "h" { "HUR" } else { "C62" };
+    let net = line.net.amount();
+    let minor = line.net.currency().minor_units();
+    let exact = (line.quantity * line.unit_rate.amount()).round_dp(minor) == net;
+    if exact && !line.unit_rate.is_negative() {
+        return (
+            line.quantity.normalize(),
+            unit,
+            line.unit_rate.amount().normalize().to_string(),
+            None,
+        );
+    }
+    if line.quantity.is_zero() {
+        return (Decimal::ONE, "C62", amount(&line.net), None);
+    }
+    // Price ≥ 0 (BR-27): the sign rides on the quantity.
+    let quantity = if net.is_sign_negative() {
+        -line.quantity.abs()
+    } else {
+        line.quantity.abs()
+    };
+    (
+        quantity.normalize(),
+        unit,
+        amount(&Money::new(net.abs(), line.net.currency())),
+        Some(line.quantity.abs().normalize()),
+    )
+}
+
+fn line_xml(
+    tag: &str,
+    quantity_tag: &str,
+    index: usize,
+    line: &InvoiceLine,
+    c: &Content,
 ) -> String {
-    let currency = draft.currency.code();
+    let currency = c.currency.code();
+    let percent = c
+        .tax
+        .iter()
+        .find(|t| t.category == line.tax_category)
+        .map(|t| t.rate_percent.normalize().to_string())
+        .unwrap_or_default();
+    let (quantity, unit, price, base) = priced(line);
+    let base = base
+        .map(|b| format!("<cbc:BaseQuantity unitCode=\"{unit}\">{b}</cbc:BaseQuantity>"))
+        .unwrap_or_default();
+    format!(
+        "  <cac:{tag}>\n    <cbc:ID>{}</cbc:ID>\n    <cbc:{quantity_tag} unitCode=\"{unit}\">{quantity}</cbc:{quantity_tag}>\n    <cbc:LineExtensionAmount currencyID=\"{currency}\">{}</cbc:LineExtensionAmount>\n    <cac:Item><cbc:Name>{}</cbc:Name><cac:ClassifiedTaxCategory>{}</cac:ClassifiedTaxCategory></cac:Item>\n    <cac:Price><cbc:PriceAmount currencyID=\"{currency}\">{price}</cbc:PriceAmount>{base}</cac:Price>\n  </cac:{tag}>\n",
+        index + 1,
+        amount(&line.net),
+        escape(&line.description),
+        tax_category(&line.tax_category, &percent, None),
+    )
+}
+
+/// The document as UBL XML.
+pub fn to_ubl(content: &Content, header: &Header, seller: &Party, buyer: &Party) -> String {
+    let currency = content.currency.code();
+    let (root, type_tag, type_code, line_tag, quantity_tag) = match header.kind {
+        Kind::Invoice { .. } => (
+            "Invoice",
+            "InvoiceTypeCode",
+            380,
+            "InvoiceLine",
+            "InvoicedQuantity",
+        ),
+        Kind::CreditNote { .. } => (
+            "CreditNote",
+            "CreditNoteTypeCode",
+            381,
+            "CreditNoteLine",
+            "CreditedQuantity",
+        ),
+    };
     let mut x = String::new();
     x.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
-    x.push_str("<Invoice xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2\" xmlns:cbc=\"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2\" xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:Invoice-2\">\n");
+    x.push_str(&format!("<{root} xmlns:cac=\"urn:oasis:names:specification:ubl:schema:xsd:CommonAggregateComponents-2\" xmlns:cbc=\"urn:oasis:names:specification:ubl:schema:xsd:CommonBasicComponents-2\" xmlns=\"urn:oasis:names:specification:ubl:schema:xsd:{root}-2\">\n"));
     x.push_str("  <cbc:CustomizationID>urn:cen.eu:en16931:2017#compliant#urn:fdc:peppol.eu:2017:poacc:billing:3.0</cbc:CustomizationID>\n");
     x.push_str("  <cbc:ProfileID>urn:fdc:peppol.eu:2017:poacc:billing:01:1.0</cbc:ProfileID>\n");
-    x.push_str(&format!("  <cbc:ID>{}</cbc:ID>\n  <cbc:IssueDate>{issued_on}</cbc:IssueDate>\n  <cbc:DueDate>{due_on}</cbc:DueDate>\n", escape(number)));
-    x.push_str(&format!("  <cbc:InvoiceTypeCode>380</cbc:InvoiceTypeCode>\n  <cbc:DocumentCurrencyCode>{currency}</cbc:DocumentCurrencyCode>\n"));
     x.push_str(&format!(
-        "  <cbc:BuyerReference>{}</cbc:BuyerReference>\n",
-        escape(number)
+        "  <cbc:ID>{}</cbc:ID>\n  <cbc:IssueDate>{}</cbc:IssueDate>\n",
+        escape(header.number),
+        header.issued_on
     ));
-    x.push_str(&format!("  <cac:InvoicePeriod><cbc:StartDate>{}</cbc:StartDate><cbc:EndDate>{}</cbc:EndDate></cac:InvoicePeriod>\n", draft.period_start, draft.period_end));
+    if let Kind::Invoice { due_on } = header.kind {
+        x.push_str(&format!("  <cbc:DueDate>{due_on}</cbc:DueDate>\n"));
+    }
+    x.push_str(&format!(
+        "  <cbc:{type_tag}>{type_code}</cbc:{type_tag}>\n  <cbc:DocumentCurrencyCode>{currency}</cbc:DocumentCurrencyCode>\n  <cbc:BuyerReference>{}</cbc:BuyerReference>\n",
+        escape(header.buyer_reference)
+    ));
+    if let Some((start, end)) = content.period {
+        x.push_str(&format!("  <cac:InvoicePeriod><cbc:StartDate>{start}</cbc:StartDate><cbc:EndDate>{end}</cbc:EndDate></cac:InvoicePeriod>\n"));
+    }
+    if let Kind::CreditNote { invoice_number } = header.kind {
+        x.push_str(&format!(
+            "  <cac:BillingReference><cac:InvoiceDocumentReference><cbc:ID>{}</cbc:ID></cac:InvoiceDocumentReference></cac:BillingReference>\n",
+            escape(invoice_number)
+        ));
+    }
     x.push_str(&party("AccountingSupplierParty", seller));
     x.push_str(&party("AccountingCustomerParty", buyer));
     x.push_str(&format!(
         "  <cac:TaxTotal>\n    <cbc:TaxAmount currencyID=\"{currency}\">{}</cbc:TaxAmount>\n",
-        amount(&draft.tax_total)
+        amount(&content.tax_total)
     ));
-    for t in &draft.tax {
+    for t in content.tax {
         x.push_str(&format!(
             "    <cac:TaxSubtotal><cbc:TaxableAmount currencyID=\"{currency}\">{}</cbc:TaxableAmount><cbc:TaxAmount currencyID=\"{currency}\">{}</cbc:TaxAmount><cac:TaxCategory>{}</cac:TaxCategory></cac:TaxSubtotal>\n",
             amount(&t.taxable),
@@ -90,27 +260,12 @@ pub fn to_ubl(
     x.push_str("  </cac:TaxTotal>\n");
     x.push_str(&format!(
         "  <cac:LegalMonetaryTotal>\n    <cbc:LineExtensionAmount currencyID=\"{currency}\">{n}</cbc:LineExtensionAmount>\n    <cbc:TaxExclusiveAmount currencyID=\"{currency}\">{n}</cbc:TaxExclusiveAmount>\n    <cbc:TaxInclusiveAmount currencyID=\"{currency}\">{g}</cbc:TaxInclusiveAmount>\n    <cbc:PayableAmount currencyID=\"{currency}\">{g}</cbc:PayableAmount>\n  </cac:LegalMonetaryTotal>\n",
-        n = amount(&draft.net_total),
-        g = amount(&draft.gross_total)
+        n = amount(&content.net_total),
+        g = amount(&content.gross_total)
     ));
-    for (i, line) in draft.lines.iter().enumerate() {
-        let unit = if line.unit == "h" { "HUR" } else { "C62" };
-        let percent = draft
-            .tax
-            .iter()
-            .find(|t| t.category == line.tax_category)
-            .map(|t| t.rate_percent.normalize().to_string())
-            .unwrap_or_default();
-        x.push_str(&format!(
-            "  <cac:InvoiceLine>\n    <cbc:ID>{}</cbc:ID>\n    <cbc:InvoicedQuantity unitCode=\"{unit}\">{}</cbc:InvoicedQuantity>\n    <cbc:LineExtensionAmount currencyID=\"{currency}\">{}</cbc:LineExtensionAmount>\n    <cac:Item><cbc:Name>{}</cbc:Name><cac:ClassifiedTaxCategory>{}</cac:ClassifiedTaxCategory></cac:Item>\n    <cac:Price><cbc:PriceAmount currencyID=\"{currency}\">{}</cbc:PriceAmount></cac:Price>\n  </cac:InvoiceLine>\n",
-            i + 1,
-            line.quantity.normalize(),
-            amount(&line.net),
-            escape(&line.description),
-            tax_category(&line.tax_category, &percent, None),
-            line.unit_rate.amount().normalize()
-        ));
+    for (i, line) in content.lines.iter().enumerate() {
+        x.push_str(&line_xml(line_tag, quantity_tag, i, line, content));
     }
-    x.push_str("</Invoice>\n");
+    x.push_str(&format!("</{root}>\n"));
     x
 }

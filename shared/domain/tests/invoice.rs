@@ -205,7 +205,7 @@ fn issuing_posts_receivable_gross_against_unbilled_deferred_and_tax() {
 
 #[test]
 fn ubl_export_is_well_formed_and_its_totals_add_up() {
-    use handoff_domain::ubl::{to_ubl, Party};
+    use handoff_domain::ubl::{to_ubl, Endpoint, Header, Kind, Party};
     use rust_decimal::Decimal;
     let (w, mut book) = opened("globex-data", |_| {});
     let ctx = RatingContext {
@@ -233,19 +233,30 @@ fn ubl_export_is_well_formed_and_its_totals_add_up() {
     let seller = Party {
         name: "Northwind Digital <US> & Co".into(),
         country: "US".into(),
+        endpoint: Endpoint {
+            scheme: "0088".into(),
+            id: "7300010000001".into(),
+        },
+        vat_id: Some("US-EIN-12-3456789".into()),
     };
     let buyer = Party {
         name: "Globex, Inc.".into(),
         country: "US".into(),
+        endpoint: Endpoint {
+            scheme: "EM".into(),
+            id: "ap@globex.example".into(),
+        },
+        vat_id: None,
     };
-    let xml = to_ubl(
-        &draft,
-        "INV-2026-000007",
-        "2026-12-31".parse().unwrap(),
-        "2027-02-14".parse().unwrap(),
-        &seller,
-        &buyer,
-    );
+    let header = Header {
+        kind: Kind::Invoice {
+            due_on: "2027-02-14".parse().unwrap(),
+        },
+        number: "INV-2026-000007",
+        issued_on: "2026-12-31".parse().unwrap(),
+        buyer_reference: "hubspot:1187",
+    };
+    let xml = to_ubl(&(&draft).into(), &header, &seller, &buyer);
     let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
     let text = |name: &str| {
         doc.descendants()
@@ -290,6 +301,174 @@ fn ubl_export_is_well_formed_and_its_totals_add_up() {
     assert!(
         xml.contains("Northwind Digital &lt;US&gt; &amp; Co"),
         "names are escaped"
+    );
+    // The Peppol rules the base example does not show: electronic addresses of both
+    // parties (R010, R020), the seller's VAT id (BR-S-02), the buyer's reference (R003).
+    let endpoints: Vec<(String, String)> = doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "EndpointID")
+        .map(|n| {
+            (
+                n.attribute("schemeID").unwrap().to_owned(),
+                n.text().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        endpoints,
+        [
+            ("0088".to_owned(), "7300010000001".to_owned()),
+            ("EM".to_owned(), "ap@globex.example".to_owned())
+        ]
+    );
+    assert_eq!(text("CompanyID"), "US-EIN-12-3456789");
+    assert_eq!(text("BuyerReference"), "hubspot:1187");
+    // Every line: quantity x price / base quantity = its net (R120).
+    for line in doc
+        .descendants()
+        .filter(|n| n.tag_name().name() == "InvoiceLine")
+    {
+        let child = |name: &str| {
+            line.descendants()
+                .find(|c| c.tag_name().name() == name)
+                .and_then(|c| c.text())
+                .map(|t| t.parse::<Decimal>().unwrap())
+        };
+        let base = child("BaseQuantity").unwrap_or(Decimal::ONE);
+        assert_eq!(
+            (child("InvoicedQuantity").unwrap() * child("PriceAmount").unwrap() / base).round_dp(2),
+            child("LineExtensionAmount").unwrap()
+        );
+    }
+}
+
+/// A line whose items were rounded one by one (4 x 0.25 h at 33.33 = 4 x 8.33 = 33.32,
+/// not 1 h x 33.33) still satisfies R120: its price is the net over a base quantity. A
+/// credit note is a `CreditNote` (381) that references the invoice it credits.
+#[test]
+fn ubl_lines_add_up_exactly_and_credit_notes_reference_their_invoice() {
+    use handoff_domain::credit::{credit, CreditSelection, Disposition};
+    use handoff_domain::invoice::{InvoiceDraft, InvoiceLine, TaxSubtotal};
+    use handoff_domain::ubl::{to_ubl, Endpoint, Header, Kind, Party};
+    let usd = Currency::parse("USD").unwrap();
+    let m = |a: &str| Money::new(a.parse().unwrap(), usd);
+    let line = InvoiceLine {
+        description: "Analyst (4 entries)".into(),
+        advance: false,
+        quantity: "1".parse().unwrap(),
+        unit: "h".into(),
+        unit_rate: m("33.33"),
+        net: m("33.32"),
+        tax_category: "S".into(),
+        item_ids: vec!["a".into(), "b".into(), "c".into(), "d".into()],
+        annex: vec![],
+        discount: None,
+    };
+    let draft = InvoiceDraft {
+        currency: usd,
+        period_start: "2026-12-01".parse().unwrap(),
+        period_end: "2026-12-31".parse().unwrap(),
+        lines: vec![line],
+        tax: vec![TaxSubtotal {
+            category: "S".into(),
+            rate_percent: "10".parse().unwrap(),
+            taxable: m("33.32"),
+            tax: m("3.33"),
+            exemption_reason: None,
+        }],
+        net_total: m("33.32"),
+        tax_total: m("3.33"),
+        gross_total: m("36.65"),
+    };
+    let party = |name: &str| Party {
+        name: name.into(),
+        country: "DE".into(),
+        endpoint: Endpoint {
+            scheme: "EM".into(),
+            id: format!("{name}@example.com"),
+        },
+        vat_id: Some("DE123456789".into()),
+    };
+    let invoice = to_ubl(
+        &(&draft).into(),
+        &Header {
+            kind: Kind::Invoice {
+                due_on: "2027-01-30".parse().unwrap(),
+            },
+            number: "INV-2026-000009",
+            issued_on: "2026-12-31".parse().unwrap(),
+            buyer_reference: "PO-77",
+        },
+        &party("seller"),
+        &party("buyer"),
+    );
+    let doc = roxmltree::Document::parse(&invoice).unwrap();
+    let value = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        (
+            value("InvoicedQuantity"),
+            value("PriceAmount"),
+            value("BaseQuantity")
+        ),
+        ("1".to_owned(), "33.32".to_owned(), "1".to_owned())
+    );
+
+    let note = credit(
+        &draft,
+        "INV-2026-000009",
+        &CreditSelection::All,
+        &std::collections::BTreeMap::new(),
+        Disposition::Release,
+        "wrong rate",
+    )
+    .unwrap();
+    let xml = to_ubl(
+        &(&note).into(),
+        &Header {
+            kind: Kind::CreditNote {
+                invoice_number: "INV-2026-000009",
+            },
+            number: "CN-2027-000001",
+            issued_on: "2027-01-04".parse().unwrap(),
+            buyer_reference: "PO-77",
+        },
+        &party("seller"),
+        &party("buyer"),
+    );
+    let doc = roxmltree::Document::parse(&xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!(root.tag_name().name(), "CreditNote");
+    assert_eq!(
+        root.tag_name().namespace(),
+        Some("urn:oasis:names:specification:ubl:schema:xsd:CreditNote-2")
+    );
+    let value = |name: &str| {
+        doc.descendants()
+            .find(|n| n.tag_name().name() == name)
+            .and_then(|n| n.text())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert_eq!(value("CreditNoteTypeCode"), "381");
+    let reference = doc
+        .descendants()
+        .find(|n| n.tag_name().name() == "InvoiceDocumentReference")
+        .unwrap();
+    assert_eq!(
+        reference.first_element_child().unwrap().text(),
+        Some("INV-2026-000009")
+    );
+    assert_eq!(value("CreditedQuantity"), "1");
+    assert_eq!(value("PayableAmount"), "36.65");
+    assert!(
+        !xml.contains("DueDate"),
+        "a credit note has no due date of its own"
     );
 }
 
