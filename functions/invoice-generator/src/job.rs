@@ -199,7 +199,13 @@ impl Invoicing {
         let Some(mut record) = self.record(invoice).await? else {
             return Ok(None);
         };
-        let claims = record.draft_claims;
+        self.attach_annex(&mut record).await?;
+        Ok(Some(record))
+    }
+
+    /// Puts the annex pages of the record's stored draft back on its lines.
+    async fn attach_annex(&self, record: &mut InvoiceRecord) -> Result<(), JobError> {
+        let (invoice, claims) = (record.invoice_id, record.draft_claims);
         if let Some(draft) = record.draft.as_mut() {
             crate::annex::attach(
                 self.store.as_ref(),
@@ -210,7 +216,7 @@ impl Invoicing {
             )
             .await?;
         }
-        Ok(Some(record))
+        Ok(())
     }
 
     /// Invoices `project` for the period `period` (e.g. `2026-12`) with items up to
@@ -240,9 +246,11 @@ impl Invoicing {
     ) -> Result<JobOutcome, JobError> {
         let project = self.project(project_id).await?;
         let invoice = invoice_id_for(project.contract.contract_id, &period.key);
-        if let Some(done) = self.final_outcome(invoice).await? {
+        let record = self.record(invoice).await?;
+        if let Some(done) = self.final_outcome(invoice, record.clone()).await? {
             return Ok(done);
         }
+        let claims_before = record.map_or(0, |r| r.claims);
         let items = unbilled(
             self.store.as_ref(),
             &self.main_table,
@@ -250,7 +258,7 @@ impl Invoicing {
             &period.cutoff.to_string(),
         )
         .await?;
-        if let Some(reason) = self.deferral(&project, invoice, &items, period).await? {
+        if let Some(reason) = self.deferral(&project, claims_before, &items, period)? {
             return Ok(JobOutcome {
                 invoice_id: invoice,
                 number: None,
@@ -260,7 +268,8 @@ impl Invoicing {
         }
         let claimed = claim(self.store.as_ref(), &self.main_table, invoice, &items).await?;
         if claimed.invoice_closed {
-            if let Some(done) = self.final_outcome(invoice).await? {
+            let record = self.record(invoice).await?;
+            if let Some(done) = self.final_outcome(invoice, record).await? {
                 return Ok(done);
             }
         }
@@ -304,14 +313,14 @@ impl Invoicing {
     /// domain's [`deferral`]). Checked before the first claim only; once items are claimed
     /// for the invoice, a retry finishes it. A contract the invoice cannot be built for
     /// (no tax jurisdiction) fails here too, before any item is claimed.
-    async fn deferral(
+    fn deferral(
         &self,
         project: &ProjectSkeleton,
-        invoice: InvoiceId,
+        claims_before: u64,
         items: &[(Key, BillableItem)],
         period: &BillingPeriod,
     ) -> Result<Option<String>, JobError> {
-        if items.is_empty() || self.record(invoice).await?.is_some_and(|r| r.claims > 0) {
+        if items.is_empty() || claims_before > 0 {
             return Ok(None);
         }
         let plain: Vec<BillableItem> = items.iter().map(|(_, item)| item.clone()).collect();
@@ -320,19 +329,21 @@ impl Invoicing {
     }
 
     /// An invoice that is no longer a draft: the job's answer without touching it.
-    async fn final_outcome(&self, invoice: InvoiceId) -> Result<Option<JobOutcome>, JobError> {
-        if self
-            .record(invoice)
-            .await?
-            .is_none_or(|r| r.status == "draft")
-        {
+    /// `record` is the invoice as just read.
+    async fn final_outcome(
+        &self,
+        invoice: InvoiceId,
+        record: Option<InvoiceRecord>,
+    ) -> Result<Option<JobOutcome>, JobError> {
+        let Some(mut record) = record.filter(|r| r.status != "draft") else {
             return Ok(None);
-        }
+        };
         // Issued (or credited): the answer is the stored document, annex included.
-        Ok(self.annexed_record(invoice).await?.map(|r| JobOutcome {
+        self.attach_annex(&mut record).await?;
+        Ok(Some(JobOutcome {
             invoice_id: invoice,
-            number: r.number,
-            draft: r.draft,
+            number: record.number,
+            draft: record.draft,
             deferred: None,
         }))
     }
