@@ -27,6 +27,7 @@ contract_cases!(
     an_unrecognised_event_is_refused_and_enqueues_nothing,
     the_schedule_bills_the_local_day_of_the_billing_time_zone,
     runs_are_not_dated_ahead_and_a_catch_up_run_issues_today,
+    a_job_that_waited_past_midnight_issues_today_when_the_series_moved_on,
     a_dry_run_claims_nothing_and_prices_a_what_if,
 );
 
@@ -598,4 +599,56 @@ async fn a_dry_run_claims_nothing_and_prices_a_what_if(h: Harness) {
         outcome.draft.unwrap().gross_total.amount(),
         GLOBEX_GROSS.parse::<Decimal>().unwrap()
     );
+}
+
+/// A semi-monthly contract's job, planned on the 15th, runs after midnight once the series
+/// has issued an invoice dated the 16th: numbers follow dates, so it issues on the 16th
+/// instead of failing as back-dated with its items claimed.
+async fn a_job_that_waited_past_midnight_issues_today_when_the_series_moved_on(h: Harness) {
+    let s = setup(&h, false).await;
+    let (project, contract) = convert(&h, "globex-data", |v| {
+        v["crm"]["deal_id"] = json!("1187-semi");
+        v["customer"]["external_id"] = json!("org-semi");
+        v["customer"]["name"] = json!("Semi Globex");
+        v["customer"]["domain"] = json!("semi.example");
+        v["billing"]["frequency"] = json!("semi_monthly");
+    })
+    .await;
+    time_entries(&h, project, "s").await;
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-12-15T23:30:00Z")
+            .unwrap()
+            .to_utc(),
+    );
+    let request = RunRequest {
+        as_of: day("2026-12-15"),
+        contracts: Some(vec![contract.to_string()]),
+        ..RunRequest::default()
+    };
+    let planned = s.runs.start(&request, "schedule").await.unwrap();
+    assert_eq!(planned.contracts_due, 1, "{planned:#?}");
+    // Meanwhile the series issued its 7th invoice, dated the 16th.
+    let mut counter = harness::item(COUNTER_PK, "COUNTER", &[]);
+    counter.insert("last".into(), harness::n("7"));
+    counter.insert("last_issued_on".into(), harness::s("2026-12-16"));
+    h.store.put(&h.table, counter, None).await.unwrap();
+    h.clock.set(
+        chrono::DateTime::parse_from_rfc3339("2026-12-16T01:00:00Z")
+            .unwrap()
+            .to_utc(),
+    );
+    let messages = receive(s.jobs.as_ref(), 1).await;
+    assert_eq!(drain(&s, &messages).await["batchItemFailures"], json!([]));
+    let report = s.runs.report(&planned.run_id).await.unwrap();
+    let j = job(&report, contract);
+    assert_eq!(j.status, "issued", "{report:#?}");
+    assert_eq!(j.number.as_deref(), Some("INV-2026-000008"));
+    let record = s
+        .runs
+        .invoicing
+        .record(j.invoice_id.unwrap())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(record.issued_on.as_deref(), Some("2026-12-16"));
 }

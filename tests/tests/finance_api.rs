@@ -511,13 +511,25 @@ async fn the_journal_exports_balanced_csv_and_hledger(h: Harness) {
     let refused = invoice_generator::http::journal_entries(
         h.store.as_ref(),
         &h.table,
-        "2026-12-01".parse().unwrap(),
+        ("2026-12-01".parse().unwrap(), "2026-12-31".parse().unwrap()),
         1,
         1000,
     )
     .await
     .unwrap_err();
     assert!(refused.to_string().contains("shorter period"), "{refused}");
+    // Only the period's entries count: a day without entries exports, however full its
+    // month is.
+    let quiet_day = invoice_generator::http::journal_entries(
+        h.store.as_ref(),
+        &h.table,
+        ("2026-12-01".parse().unwrap(), "2026-12-01".parse().unwrap()),
+        1,
+        1000,
+    )
+    .await
+    .unwrap();
+    assert!(quiet_day.is_empty());
 
     // The invoice's rows lead to its record by id, not only by its legal number.
     let issued = invoice_id_for(s.globex.1, "2026-12").to_string();

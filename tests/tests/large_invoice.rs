@@ -72,3 +72,32 @@ async fn an_invoice_whose_annex_exceeds_an_item_is_issued_whole(h: Harness) {
     );
     assert_eq!(net, "270000.00".parse::<Decimal>().unwrap());
 }
+
+/// More items than one invoice carries: refused before anything is claimed, with what to
+/// do, and permanent (a retry would not help). Memory adapters only: seeding 4,001 items
+/// through DynamoDB Local would take most of a minute and prove nothing more.
+#[tokio::test]
+async fn a_period_with_more_items_than_an_invoice_carries_is_refused_before_claiming() {
+    use handoff_runtime::Failure;
+    use invoice_generator::claims::unbilled;
+    use invoice_generator::job::{JobError, INVOICE_ITEMS_MAX};
+    let h = Harness::memory("too-many-items");
+    let (project, contract) = convert(&h, "globex-data", |v| {
+        v["billing"].as_object_mut().unwrap().remove("cap");
+    })
+    .await;
+    let entries = engineer_entries("many", INVOICE_ITEMS_MAX + 1, "2026-12-01", 28);
+    deliver_time(&h, project, entries).await;
+    let err = harness::invoicing::invoicing(&h)
+        .run(project, "2026-12", "2026-12-01", "2026-12-31", "2026-12-31")
+        .await
+        .unwrap_err();
+    assert!(matches!(err, JobError::TooManyItems { count } if count == INVOICE_ITEMS_MAX + 1));
+    assert!(!err.is_retryable());
+    assert_eq!(err.code(), "too_many_items");
+    assert!(err.to_string().contains("weekly or semi-monthly"), "{err}");
+    let still = unbilled(h.store.as_ref(), &h.table, contract, "2026-12-31")
+        .await
+        .unwrap();
+    assert_eq!(still.len(), INVOICE_ITEMS_MAX + 1, "nothing claimed");
+}

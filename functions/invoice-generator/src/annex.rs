@@ -4,9 +4,11 @@
 //! bytes of JSON, so a month of a large project (a thousand entries) would not fit in the
 //! invoice record, and the job would fail with its items claimed.
 //!
-//! Pages are `INVOICE#<id>` / `ANNEX#<page>`, each with the claim count of the draft it
-//! belongs to: a draft rebuilt after more claims rewrites them, and a reader takes only
-//! the pages of the stored draft's count.
+//! Pages are `INVOICE#<id>` / `ANNEX#<claims>#<page>`: the claim count of the draft they
+//! belong to is in the key, so a draft rebuilt after more claims writes pages of its own
+//! and never overwrites the pages of the draft that is stored (a crash between the pages
+//! and the draft, or two overlapping builds, cannot mix them), and a reader takes the
+//! pages of the stored draft's count.
 
 use crate::numbering::invoice_key;
 use handoff_domain::invoice::{AnnexEntry, InvoiceDraft};
@@ -15,10 +17,11 @@ use handoff_ports::store::query_all;
 use handoff_ports::{AttributeValue, Item, Key, Query, Store, StoreError};
 use serde::{Deserialize, Serialize};
 
-/// Entries one page holds: about 180 KB of JSON, well inside an item's 400 KB.
-pub const ANNEX_PAGE_ENTRIES_MAX: usize = 400;
-/// Pages one invoice may have (200,000 entries); a larger draft is refused.
-pub const ANNEX_PAGES_MAX: usize = 500;
+/// JSON one page holds at most, well inside an item's 400 KB (an entry is about 450
+/// bytes, more with a long note; a note is at most 2,000 characters at intake).
+pub const ANNEX_PAGE_BYTES_MAX: usize = 300 * 1024;
+/// Pages one invoice may have; a larger annex is refused.
+pub const ANNEX_PAGES_MAX: usize = 100;
 
 const PAGE_PREFIX: &str = "ANNEX#";
 
@@ -28,11 +31,36 @@ struct PageEntry {
     entry: AnnexEntry,
 }
 
-fn page_key(invoice: InvoiceId, page: usize) -> Key {
+fn claims_prefix(claims: u64) -> String {
+    format!("{PAGE_PREFIX}{claims:010}#")
+}
+
+fn page_key(invoice: InvoiceId, claims: u64, page: usize) -> Key {
     Key::new(
         invoice_key(&invoice.to_string()).partition,
-        format!("{PAGE_PREFIX}{page:05}"),
+        format!("{}{page:05}", claims_prefix(claims)),
     )
+}
+
+/// The entries as JSON pages of at most [`ANNEX_PAGE_BYTES_MAX`] each.
+fn paginate(entries: &[PageEntry]) -> Result<Vec<String>, StoreError> {
+    let mut pages = Vec::new();
+    let mut page: Vec<String> = Vec::new();
+    let mut bytes = 2;
+    for entry in entries {
+        let json = serde_json::to_string(entry).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        if !page.is_empty() && bytes + json.len() + 1 > ANNEX_PAGE_BYTES_MAX {
+            pages.push(format!("[{}]", page.join(",")));
+            page.clear();
+            bytes = 2;
+        }
+        bytes += json.len() + 1;
+        page.push(json);
+    }
+    if !page.is_empty() {
+        pages.push(format!("[{}]", page.join(",")));
+    }
+    Ok(pages)
 }
 
 /// The draft without its annex (what the invoice record keeps), and the annex's pages.
@@ -52,25 +80,22 @@ pub fn split(
                 .map(move |entry| PageEntry { line, entry })
         })
         .collect();
-    let pages = entries.chunks(ANNEX_PAGE_ENTRIES_MAX);
+    let pages = paginate(&entries)?;
     if pages.len() > ANNEX_PAGES_MAX {
         return Err(StoreError::Invalid(format!(
-            "the invoice's annex has {} entries, more than {} pages of {ANNEX_PAGE_ENTRIES_MAX}",
-            entries.len(),
-            ANNEX_PAGES_MAX
+            "the invoice's annex of {} entries takes more than {ANNEX_PAGES_MAX} pages",
+            entries.len()
         )));
     }
     let items = pages
+        .into_iter()
         .enumerate()
-        .map(|(page, chunk)| {
-            let mut item = page_key(invoice, page).to_item();
-            let json =
-                serde_json::to_string(chunk).map_err(|e| StoreError::Invalid(e.to_string()))?;
+        .map(|(page, json)| {
+            let mut item = page_key(invoice, claims, page).to_item();
             item.insert("entries".into(), AttributeValue::S(json));
-            item.insert("claims".into(), AttributeValue::N(claims.to_string()));
-            Ok(item)
+            item
         })
-        .collect::<Result<Vec<Item>, StoreError>>()?;
+        .collect();
     Ok((bare, items))
 }
 
@@ -101,14 +126,9 @@ pub async fn attach(
 ) -> Result<(), StoreError> {
     // A response holds 1 MB (about five pages): follow the cursor; the pages are bounded.
     let query = Query::partition(table, invoice_key(&invoice.to_string()).partition)
-        .sort_prefix(PAGE_PREFIX)
-        .limit(5);
-    let pages = query_all(store, query).await?;
-    let claims = claims.to_string();
-    for page in pages
-        .iter()
-        .filter(|p| matches!(p.get("claims"), Some(AttributeValue::N(n)) if *n == claims))
-    {
+        .sort_prefix(claims_prefix(claims))
+        .limit(3);
+    for page in query_all(store, query).await? {
         let Some(AttributeValue::S(json)) = page.get("entries") else {
             continue;
         };

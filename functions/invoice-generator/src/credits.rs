@@ -190,16 +190,7 @@ impl Invoicing {
             Err(e) => return Err(e.into()),
         }
         let project = self.project(project_id).await?;
-        let series = Series {
-            legal_entity: project
-                .customer
-                .as_ref()
-                .and_then(|c| c.legal_entity.clone())
-                .unwrap_or_else(|| "default".into()),
-            prefix: CREDIT_NOTE_PREFIX.into(),
-            fiscal_year: chrono::Datelike::year(&issue_on),
-            issued_on: Some(issue_on),
-        };
+        let series = Series::of(&project, CREDIT_NOTE_PREFIX, issue_on);
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
             let document = DocumentRef {
                 id: &note_id.to_string(),

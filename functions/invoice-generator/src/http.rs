@@ -19,7 +19,7 @@ use crate::relay::Relay;
 use crate::runs::{BillingRuns, RunError, RunRequest};
 use chrono::{Datelike, NaiveDate};
 use handoff_domain::invoice::check_not_future;
-use handoff_domain::ledger::{filter_period, to_csv, to_hledger, JournalEntry};
+use handoff_domain::ledger::{to_csv, to_hledger, JournalEntry};
 use handoff_domain::{BillingRunId, InvoiceId};
 use handoff_ports::journal::ledger_partition;
 use handoff_ports::store::query_all;
@@ -311,12 +311,11 @@ impl FinanceApi {
         let entries = journal_entries(
             self.invoicing().store.as_ref(),
             &self.invoicing().main_table,
-            from,
+            (from, to),
             months as u32,
             JOURNAL_EXPORT_BYTES_MAX,
         )
         .await?;
-        let entries = filter_period(&entries, Some(from), Some(to));
         let chart = &self.invoicing().chart;
         Ok(match format {
             "csv" => text_reply(
@@ -337,13 +336,14 @@ impl FinanceApi {
     }
 }
 
-/// The journal entries of `months` months from `from`'s month, in date order, reading
-/// one ledger index partition per month. Stops with a 400 once they pass `bytes_max` of
-/// JSON: an API response holds 6 MB, and a clear error beats a gateway's 502.
+/// The journal entries dated `from..=to` (`months` months from `from`'s month), in date
+/// order, reading one ledger index partition per month. Stops with a 400 once those in
+/// the period pass `bytes_max` of JSON: an API response holds 6 MB, and a clear error
+/// beats a gateway's 502.
 pub async fn journal_entries(
     store: &dyn handoff_ports::Store,
     table: &str,
-    from: NaiveDate,
+    (from, to): (NaiveDate, NaiveDate),
     months: u32,
     bytes_max: usize,
 ) -> Result<Vec<JournalEntry>, RunError> {
@@ -358,17 +358,19 @@ pub async fn journal_entries(
             let Some(AttributeValue::S(json)) = item.get("entry") else {
                 continue;
             };
+            let entry: JournalEntry = serde_json::from_str(json)
+                .map_err(|e| handoff_ports::StoreError::Decode(e.to_string()))?;
+            if entry.date < from || entry.date > to {
+                continue;
+            }
             bytes += json.len();
             if bytes > bytes_max {
                 return Err(invalid(format!(
-                    "the journal from {from} holds more than {bytes_max} bytes of entries by \
-                     {month}; export a shorter period (from/to)"
+                    "the journal from {from} to {to} holds more than {bytes_max} bytes of \
+                     entries by {month}; export a shorter period (from/to)"
                 )));
             }
-            entries.push(
-                serde_json::from_str(json)
-                    .map_err(|e| handoff_ports::StoreError::Decode(e.to_string()))?,
-            );
+            entries.push(entry);
         }
         month = month
             .checked_add_months(chrono::Months::new(1))

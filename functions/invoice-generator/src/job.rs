@@ -66,6 +66,11 @@ pub enum JobError {
     Conflict(InvoiceId, String),
     #[error("{0}")]
     Invalid(handoff_domain::Problems),
+    #[error(
+        "the period holds {count} unbilled items, more than one invoice carries ({INVOICE_ITEMS_MAX}); \
+         bill the contract more often (weekly or semi-monthly)"
+    )]
+    TooManyItems { count: usize },
     #[error("invoice {invoice}: the claimed-items index shows {seen} of {claimed} items yet")]
     IndexLagging {
         invoice: InvoiceId,
@@ -94,6 +99,7 @@ impl Failure for JobError {
             JobError::Conflict(..) => "invoice_conflict",
             JobError::Invalid(_) => "validation_failed",
             JobError::IndexLagging { .. } => "index_lagging",
+            JobError::TooManyItems { .. } => "too_many_items",
         }
     }
     fn http_status(&self) -> u16 {
@@ -102,7 +108,9 @@ impl Failure for JobError {
             JobError::Conflict(..) => 409,
             JobError::Invalid(_) => 400,
             JobError::Numbering(e) => e.http_status(),
-            JobError::NoTaxJurisdiction | JobError::Invoice(_) => 422,
+            JobError::NoTaxJurisdiction | JobError::Invoice(_) | JobError::TooManyItems { .. } => {
+                422
+            }
             _ if self.is_retryable() => 503,
             _ => 500,
         }
@@ -140,6 +148,11 @@ pub struct DryRunOutcome {
     #[serde(default)]
     pub not_simulated: Option<String>,
 }
+
+/// Items one invoice carries at most. Its record, its journal entry and its annex pages
+/// hold every item's id (about 40 bytes each) and DynamoDB items hold 400 KB: a period
+/// with more is refused before anything is claimed, with what to do.
+pub const INVOICE_ITEMS_MAX: usize = 4000;
 
 /// The index partition (`GSI1`) listing every invoice by cut-off, newest last; set with
 /// the invoice's draft, read by `GET /invoices`.
@@ -258,6 +271,9 @@ impl Invoicing {
             &period.cutoff.to_string(),
         )
         .await?;
+        if claims_before == 0 && items.len() > INVOICE_ITEMS_MAX {
+            return Err(JobError::TooManyItems { count: items.len() });
+        }
         if let Some(reason) = self.deferral(&project, claims_before, &items, period)? {
             return Ok(JobOutcome {
                 invoice_id: invoice,
@@ -629,17 +645,7 @@ impl Invoicing {
         issue_on: &str,
     ) -> Result<String, JobError> {
         let issued_on = date(issue_on)?;
-        let legal_entity = project
-            .customer
-            .as_ref()
-            .and_then(|c| c.legal_entity.clone())
-            .unwrap_or_else(|| "default".into());
-        let series = Series {
-            legal_entity,
-            prefix: self.series_prefix.clone(),
-            fiscal_year: chrono::Datelike::year(&issued_on),
-            issued_on: Some(issued_on),
-        };
+        let series = Series::of(project, &self.series_prefix, issued_on);
         let due = due_date(issued_on, project.contract.billing.payment_terms_days);
         let writes = |number: &str| -> Result<IssueWrites, JobError> {
             let document = DocumentRef {

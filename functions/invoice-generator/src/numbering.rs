@@ -84,6 +84,26 @@ pub struct Series {
 }
 
 impl Series {
+    /// The series of `prefix` for documents of `project` issued on `issued_on`: per legal
+    /// entity (the customer's, case-insensitively: conversion lower-cases it, and records
+    /// converted before that may not be), prefix and fiscal year.
+    pub fn of(
+        project: &handoff_domain::project::ProjectSkeleton,
+        prefix: &str,
+        issued_on: chrono::NaiveDate,
+    ) -> Series {
+        Series {
+            legal_entity: project
+                .customer
+                .as_ref()
+                .and_then(|c| c.legal_entity.as_deref())
+                .map_or_else(|| "default".into(), str::to_lowercase),
+            prefix: prefix.to_owned(),
+            fiscal_year: chrono::Datelike::year(&issued_on),
+            issued_on: Some(issued_on),
+        }
+    }
+
     fn counter_key(&self) -> Key {
         Key::new(
             format!(

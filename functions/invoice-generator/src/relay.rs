@@ -108,8 +108,41 @@ impl Relay {
         let mut sent = 0;
         for item in self.store.query(&query).await?.items {
             let key = Key::of(&item)?;
-            if self.outbox(key).await? {
-                sent += 1;
+            let pending =
+                matches!(item.get("status"), Some(AttributeValue::S(s)) if s == "pending");
+            if !pending {
+                // Sent before sent records left the index: take it off now.
+                self.store
+                    .update(
+                        &self.main_table,
+                        &key,
+                        vec![
+                            Update::Remove("GSI1PK".into()),
+                            Update::Remove("GSI1SK".into()),
+                        ],
+                        Some(Condition::equals(
+                            "status",
+                            AttributeValue::S("sent".into()),
+                        )),
+                    )
+                    .await
+                    .map(drop)
+                    .or_else(|e| match e {
+                        handoff_ports::StoreError::ConditionFailed => Ok(()),
+                        e => Err(e),
+                    })?;
+                continue;
+            }
+            match self.outbox(key).await {
+                Ok(true) => sent += 1,
+                Ok(false) => {}
+                // One event that can never be sent must not hold back the others.
+                Err(e) if !handoff_runtime::Failure::is_retryable(&e) => tracing::error!(
+                    code = handoff_runtime::Failure::code(&e),
+                    error = %e,
+                    "an accounting event cannot be relayed; it stays pending"
+                ),
+                Err(e) => return Err(e),
             }
         }
         Ok(sent)

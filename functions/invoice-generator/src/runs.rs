@@ -11,6 +11,7 @@
 //! is idempotent on its invoice id anyway. `GET /billing-runs/{id}` reads the job records.
 
 use crate::job::{DryRunOutcome, Invoicing, JobError, JobOutcome};
+use crate::numbering::NumberingError;
 use crate::relay::Relay;
 use chrono::NaiveDate;
 use handoff_domain::billing_calendar::{due_period, BillingPeriod, Cadence, WhatIf};
@@ -540,6 +541,24 @@ impl BillingRuns {
     /// One job from `invoice-jobs.fifo`: invoice (or dry-run) the contract's period and
     /// record the outcome on the run. A permanent failure is recorded and returned (the
     /// consumer parks the message in the DLQ); a transient one is only returned (retried).
+    /// Runs a job on its planned issue date or, when the series has meanwhile issued a
+    /// later date (the job waited past midnight: retries, a backlog), today: numbers
+    /// follow dates, and the invoice is issued today.
+    async fn run_job(&self, job: &JobMessage) -> Result<JobOutcome, JobError> {
+        let run = |issue_on| {
+            self.invoicing
+                .run_period(job.project_id, &job.period, issue_on)
+        };
+        match run(job.issue_on).await {
+            Err(JobError::Numbering(NumberingError::BackDated { .. }))
+                if self.today() > job.issue_on =>
+            {
+                run(self.today()).await
+            }
+            other => other,
+        }
+    }
+
     pub async fn process(&self, job: &JobMessage) -> Result<JobReport, RunError> {
         let mut report = JobReport {
             contract_id: job.contract_id.clone(),
@@ -569,21 +588,18 @@ impl BillingRuns {
                     report.dry_run = Some(d);
                 })
         } else {
-            self.invoicing
-                .run_period(job.project_id, &job.period, job.issue_on)
-                .await
-                .map(|o: JobOutcome| {
-                    report.status = match (&o.draft, &o.number) {
-                        (None, _) => "nothing_to_invoice",
-                        (Some(_), None) => "awaiting_approval",
-                        (Some(_), Some(_)) => "issued",
-                    }
-                    .into();
-                    report.invoice_id = Some(o.invoice_id);
-                    report.gross_total = o.draft.as_ref().map(|d| d.gross_total);
-                    report.number = o.number;
-                    report.reason = o.deferred;
-                })
+            self.run_job(job).await.map(|o: JobOutcome| {
+                report.status = match (&o.draft, &o.number) {
+                    (None, _) => "nothing_to_invoice",
+                    (Some(_), None) => "awaiting_approval",
+                    (Some(_), Some(_)) => "issued",
+                }
+                .into();
+                report.invoice_id = Some(o.invoice_id);
+                report.gross_total = o.draft.as_ref().map(|d| d.gross_total);
+                report.number = o.number;
+                report.reason = o.deferred;
+            })
         };
         match outcome {
             Ok(()) => {}

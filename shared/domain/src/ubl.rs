@@ -154,19 +154,21 @@ fn priced(line: &InvoiceLine) -> (Decimal, &'static str, String, Option<Decimal>
             None,
         );
     }
-    if line.quantity.is_zero() {
-        return (Decimal::ONE, "C62", amount(&line.net), None);
-    }
     // Price ≥ 0 (BR-27): the sign rides on the quantity.
-    let quantity = if net.is_sign_negative() {
-        -line.quantity.abs()
+    let sign = if net.is_sign_negative() {
+        -Decimal::ONE
     } else {
-        line.quantity.abs()
+        Decimal::ONE
     };
+    let positive_net = amount(&Money::new(net.abs(), line.net.currency()));
+    if line.quantity.is_zero() {
+        return (sign, "C62", positive_net, None);
+    }
+    let quantity = sign * line.quantity.abs();
     (
         quantity.normalize(),
         unit,
-        amount(&Money::new(net.abs(), line.net.currency())),
+        positive_net,
         Some(line.quantity.abs().normalize()),
     )
 }
@@ -268,4 +270,51 @@ pub fn to_ubl(content: &Content, header: &Header, seller: &Party, buyer: &Party)
     }
     x.push_str(&format!("</{root}>\n"));
     x
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(quantity: &str, rate: &str, net: &str) -> InvoiceLine {
+        let usd = Currency::parse("USD").unwrap();
+        InvoiceLine {
+            description: "x".into(),
+            advance: false,
+            quantity: quantity.parse().unwrap(),
+            unit: "h".into(),
+            unit_rate: Money::new(rate.parse().unwrap(), usd),
+            net: Money::new(net.parse().unwrap(), usd),
+            tax_category: "S".into(),
+            item_ids: vec![],
+            annex: vec![],
+            discount: None,
+        }
+    }
+
+    /// quantity x price / base = net, and the price is never negative (BR-27).
+    #[test]
+    fn prices_are_never_negative_and_always_multiply_out() {
+        for (q, rate, net) in [
+            ("3", "135.00", "405.00"),
+            ("-1", "135.00", "-135.00"),
+            ("1", "33.33", "33.32"),
+            ("-1", "33.33", "-33.32"),
+            ("0", "135.00", "-12.50"),
+            ("0", "135.00", "12.50"),
+        ] {
+            let (quantity, _, price, base) = priced(&line(q, rate, net));
+            let price: Decimal = price.parse().unwrap();
+            assert!(
+                !price.is_sign_negative(),
+                "{q} x {rate} = {net}: price {price}"
+            );
+            let product = quantity * price / base.unwrap_or(Decimal::ONE);
+            assert_eq!(
+                product.round_dp(2),
+                net.parse::<Decimal>().unwrap(),
+                "{q} x {rate}"
+            );
+        }
+    }
 }

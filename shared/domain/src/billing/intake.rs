@@ -84,6 +84,19 @@ fn source(
     })
 }
 
+/// A note travels onto the invoice's annex (one entry per item): long enough for what
+/// was done and why, short enough that an annex page holds hundreds of entries.
+pub const NOTE_CHARS_MAX: usize = 2000;
+
+fn check_note(p: &mut ProblemList, at: &str, note: Option<&str>) {
+    if note.is_some_and(|n| n.chars().count() > NOTE_CHARS_MAX) {
+        p.push(
+            format!("{at}.note"),
+            format!("at most {NOTE_CHARS_MAX} characters"),
+        );
+    }
+}
+
 fn within(p: &mut ProblemList, field: String, date: Option<NaiveDate>, contract: &ContractView) {
     if let Some(d) = date {
         if d < contract.start || d > contract.end {
@@ -111,6 +124,7 @@ pub fn timesheets(
     let mut signals = Vec::new();
     for (i, e) in batch.iter().enumerate().take(INTAKE_BATCH_MAX) {
         let at = format!("entries[{i}]");
+        check_note(&mut p, &at, e.note.as_deref());
         let src = source(
             &mut p,
             &at,
@@ -188,6 +202,7 @@ pub fn expenses(batch: &[ExpenseInput], contract: &ContractView) -> Result<Vec<S
     let mut signals = Vec::new();
     for (i, e) in batch.iter().enumerate().take(INTAKE_BATCH_MAX) {
         let at = format!("expenses[{i}]");
+        check_note(&mut p, &at, e.note.as_deref());
         let src = source(
             &mut p,
             &at,
@@ -279,6 +294,19 @@ mod tests {
         )
         .unwrap();
         assert_eq!(signals.len(), 2);
+    }
+
+    #[test]
+    fn a_note_longer_than_an_annex_allows_is_refused() {
+        let mut long = entry("8", "2026-12-02");
+        long.note = Some("x".repeat(NOTE_CHARS_MAX + 1));
+        let mut fine = entry("7", "2026-12-03");
+        fine.note = Some("é".repeat(NOTE_CHARS_MAX));
+        let problems = timesheets(&[fine, long], &contract())
+            .unwrap_err()
+            .to_string();
+        assert!(problems.contains("entries[1].note"), "{problems}");
+        assert!(!problems.contains("entries[0]"), "{problems}");
     }
 
     #[test]
