@@ -22,6 +22,7 @@ use timesheet_billing_trigger::service::SignalEnvelope;
 contract_cases!(
     corrections_after_invoicing_become_delta_items_on_later_invoices,
     a_correction_racing_the_claim_ends_as_a_delta_or_a_replacement,
+    a_correction_of_written_off_hours_is_refused_for_finance_to_decide,
 );
 
 /// Globex's engineer rate on the standard card in 2026 (version 2 of 2027 charges 140.00).
@@ -232,6 +233,51 @@ async fn a_correction_racing_the_claim_ends_as_a_delta_or_a_replacement(h: Harne
         january + february,
         dec("420.00"),
         "3 h at 140.00 billed in total, once: January {january}, February {february} ({contract})"
+    );
+    assert_eq!(
+        unbilled_matches_the_ledger(&h, project).await,
+        Decimal::ZERO
+    );
+}
+
+/// Hours a credit note wrote off are settled: a later correction would charge or credit
+/// them again, so it is refused for good (the message waits in the DLQ with the reason)
+/// and nothing is written.
+async fn a_correction_of_written_off_hours_is_refused_for_finance_to_decide(h: Harness) {
+    use handoff_domain::credit::Disposition;
+    use handoff_runtime::Failure;
+    use invoice_generator::credits::CreditRequest;
+    let (project, contract, entries) = december(&h).await;
+    let invoice = invoice_generator::job::invoice_id_for(contract, "2026-12");
+    invoicing(&h)
+        .credit_note(
+            invoice,
+            &CreditRequest {
+                lines: None,
+                disposition: Disposition::WriteOff,
+                reason: "goodwill".into(),
+                issue_on: None,
+            },
+            day("2026-12-31"),
+        )
+        .await
+        .unwrap();
+    let before = items(&h, project).await;
+    let ledger_before = journal_entries(&h, project, "20").await.len();
+    let err = billing(h.store.clone(), &h.table)
+        .apply(&SignalEnvelope {
+            project_id: project,
+            signal: Signal::Time(edited(&entries[0], 2, "1")),
+        })
+        .await
+        .unwrap_err();
+    assert!(!err.is_retryable(), "{err}");
+    assert_eq!(err.code(), "entry_written_off");
+    assert!(err.to_string().contains("written off"), "{err}");
+    assert_eq!(items(&h, project).await, before, "no item written");
+    assert_eq!(
+        journal_entries(&h, project, "20").await.len(),
+        ledger_before
     );
     assert_eq!(
         unbilled_matches_the_ledger(&h, project).await,

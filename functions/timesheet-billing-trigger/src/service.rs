@@ -44,6 +44,11 @@ pub enum BillingError {
     UnknownProject(ProjectId),
     #[error("the signal produces {0} writes, more than one transaction holds")]
     TooLarge(usize),
+    #[error(
+        "{0} was written off by a credit note: a correction is not billed automatically \
+         (bill or credit the difference by hand)"
+    )]
+    WrittenOff(String),
 }
 
 impl Failure for BillingError {
@@ -55,7 +60,9 @@ impl Failure for BillingError {
                     || !e.failed_conditions().is_empty()
             }
             BillingError::UnknownProject(_) => true,
-            BillingError::Rating(_) | BillingError::TooLarge(_) => false,
+            BillingError::Rating(_) | BillingError::TooLarge(_) | BillingError::WrittenOff(_) => {
+                false
+            }
         }
     }
     fn code(&self) -> &'static str {
@@ -64,6 +71,7 @@ impl Failure for BillingError {
             BillingError::Store(e) => e.code(),
             BillingError::UnknownProject(_) => "unknown_project",
             BillingError::TooLarge(_) => "signal_too_large",
+            BillingError::WrittenOff(_) => "entry_written_off",
         }
     }
     fn details(&self) -> Vec<ErrorDetail> {
@@ -137,25 +145,21 @@ fn status_name(status: &ItemStatus) -> &'static str {
 /// its original item and, after corrections, delta items: a handful).
 const ENTRY_ITEMS_READ_MAX: usize = 32;
 
-/// Item statuses that mean "on an invoice, or credited off one": billed history that a
-/// new version of the source record must not replace (it adds a delta item instead).
-const BILLED_STATUSES: [&str; 2] = ["invoiced", "written_off"];
-
 impl Billing {
     /// The record's state with `invoiced` set when any of its live items has been claimed
     /// by an invoice. The invoice generator marks the items it claims, not this record,
     /// so the flag is read from the items (at most a record's few live items). An invoice
     /// claiming an item between this read and the write makes the replacement's
     /// condition (still `unbilled`) fail; the retry then reads the item as invoiced.
+    /// An item a credit note wrote off refuses the correction for good (a delta would
+    /// charge or credit the customer again for hours already written off): finance
+    /// decides, the message waits in the DLQ with this reason.
     async fn with_invoiced(
         &self,
         project: ProjectId,
         mut entry: EntryState,
     ) -> Result<EntryState, BillingError> {
         for id in entry.items.iter().take(ENTRY_ITEMS_READ_MAX) {
-            if entry.invoiced {
-                break;
-            }
             let key = Key::new(format!("PROJECT#{project}"), format!("ITEM#{id}"));
             let status = self
                 .store
@@ -165,7 +169,11 @@ impl Billing {
                     Some(AttributeValue::S(status)) => Some(status.clone()),
                     _ => None,
                 });
-            entry.invoiced = status.is_some_and(|s| BILLED_STATUSES.contains(&s.as_str()));
+            match status.as_deref() {
+                Some("written_off") => return Err(BillingError::WrittenOff(entry.key.clone())),
+                Some("invoiced") => entry.invoiced = true,
+                _ => {}
+            }
         }
         Ok(entry)
     }
