@@ -8,8 +8,8 @@ mod harness;
 use handoff_domain::{ContractId, InvoiceId, ProjectId};
 use handoff_ports::{Queue, ReceivedMessage};
 use harness::invoicing::{
-    call, call_json, convert, dec, deliver_time, drain, engineer_entries, finance_api, job_queues,
-    receive,
+    approval_copy, call, call_json, convert, dec, deliver_time, drain, engineer_entries,
+    finance_api, job_queues, receive,
 };
 use harness::Harness;
 use invoice_generator::http::FinanceApi;
@@ -50,14 +50,7 @@ async fn time_entries(h: &Harness, project: ProjectId, prefix: &str) {
 
 async fn setup(h: &Harness) -> Setup {
     let globex = convert(h, "globex-data", |_| {}).await;
-    let approved = convert(h, "globex-data", |v| {
-        v["crm"]["deal_id"] = json!("1187-approved");
-        v["customer"]["external_id"] = json!("org-approved");
-        v["customer"]["name"] = json!("Approved Globex");
-        v["customer"]["domain"] = json!("approved.example");
-        v["billing"]["finance_approval"] = json!(true);
-    })
-    .await;
+    let approved = approval_copy(h).await;
     time_entries(h, globex.0, "g").await;
     time_entries(h, approved.0, "a").await;
     let (jobs, dead_letter) = job_queues(h).await;

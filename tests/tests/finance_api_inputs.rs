@@ -7,7 +7,9 @@
 #[allow(unused_macros)]
 mod harness;
 
-use harness::invoicing::{call, convert, deliver_time, drain, engineer_entries, finance_api};
+use harness::invoicing::{
+    approval_copy, call, convert, deliver_time, drain, engineer_entries, finance_api,
+};
 use harness::invoicing::{job_queues, receive};
 use harness::Harness;
 use invoice_generator::http::FinanceApi;
@@ -166,14 +168,7 @@ fn query() -> impl Strategy<Value = String> {
 /// Globex's December invoiced and a copy that waits for finance's approval.
 async fn setup(h: &Harness) -> (FinanceApi, String, String) {
     let globex = convert(h, "globex-data", |_| {}).await;
-    let approved = convert(h, "globex-data", |v| {
-        v["crm"]["deal_id"] = json!("1187-approved");
-        v["customer"]["external_id"] = json!("org-approved");
-        v["customer"]["name"] = json!("Approved Globex");
-        v["customer"]["domain"] = json!("approved.example");
-        v["billing"]["finance_approval"] = json!(true);
-    })
-    .await;
+    let approved = approval_copy(h).await;
     for (project, prefix) in [(globex.0, "g"), (approved.0, "a")] {
         deliver_time(h, project, engineer_entries(prefix, 3, "2026-12-07", 3)).await;
     }

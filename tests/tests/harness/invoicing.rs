@@ -85,6 +85,19 @@ pub async fn convert(
     (outcome.project_id, outcome.contract_id)
 }
 
+/// A copy of the Globex deal (its own CRM deal, customer and domain) whose invoices wait
+/// for finance's approval (`POST /invoices/{id}/issue`).
+pub async fn approval_copy(h: &Harness) -> (ProjectId, ContractId) {
+    convert(h, "globex-data", |v| {
+        v["crm"]["deal_id"] = json!("1187-approved");
+        v["customer"]["external_id"] = json!("org-approved");
+        v["customer"]["name"] = json!("Approved Globex");
+        v["customer"]["domain"] = json!("approved.example");
+        v["billing"]["finance_approval"] = json!(true);
+    })
+    .await
+}
+
 /// A billable Jira time entry of kenji-sato, without a note.
 pub fn time_entry(id: &str, role: &str, work_date: chrono::NaiveDate, hours: &str) -> TimeEntry {
     TimeEntry {
