@@ -298,11 +298,7 @@ async fn the_schedule_plans_the_due_contracts_and_the_report_adds_up(h: Harness)
     assert_eq!(counter(&h).await.as_deref(), Some("1"), "no second invoice");
 
     // On the 1st the retainer is due, and the monthly contracts are not.
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-01T06:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-01T06:00:00Z");
     let january: RunReport = serde_json::from_value(
         consumer::handle(
             &s.runs,
@@ -326,11 +322,7 @@ async fn the_schedule_bills_the_local_day_of_the_billing_time_zone(h: Harness) {
     let s = setup(&h, false).await;
     let mut new_york = s.runs.clone();
     new_york.time_zone = chrono_tz::America::New_York;
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-01T04:30:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-01T04:30:00Z");
     let fired = schedule_event("2027-01-01T04:30:00Z");
     let planned: RunReport = serde_json::from_value(
         consumer::handle(&new_york, s.dead_letter.as_ref(), fired.clone())
@@ -399,11 +391,7 @@ async fn runs_are_not_dated_ahead_and_a_catch_up_run_issues_today(h: Harness) {
     drain(&s, &receive(s.jobs.as_ref(), 1).await).await;
 
     // December's month-end run was missed; finance catches up on 2 January.
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-02T09:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-02T09:00:00Z");
     let catch_up = RunRequest {
         as_of: day("2026-12-31"),
         contracts: only_globex,
@@ -615,11 +603,7 @@ async fn a_job_that_waited_past_midnight_issues_today_when_the_series_moved_on(h
     })
     .await;
     time_entries(&h, project, "s").await;
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2026-12-15T23:30:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2026-12-15T23:30:00Z");
     let request = RunRequest {
         as_of: day("2026-12-15"),
         contracts: Some(vec![contract.to_string()]),
@@ -632,11 +616,7 @@ async fn a_job_that_waited_past_midnight_issues_today_when_the_series_moved_on(h
     counter.insert("last".into(), harness::n("7"));
     counter.insert("last_issued_on".into(), harness::s("2026-12-16"));
     h.store.put(&h.table, counter, None).await.unwrap();
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2026-12-16T01:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2026-12-16T01:00:00Z");
     let messages = receive(s.jobs.as_ref(), 1).await;
     assert_eq!(drain(&s, &messages).await["batchItemFailures"], json!([]));
     let report = s.runs.report(&planned.run_id).await.unwrap();

@@ -7,12 +7,11 @@
 mod harness;
 
 use handoff_domain::billing::{BillableItem, Signal, TimeEntry};
-use handoff_domain::ledger::balances;
 use handoff_domain::{ContractId, ProjectId};
 use handoff_ports::store::query_all;
 use handoff_ports::Query;
 use harness::invoicing::{
-    convert, day, dec, deliver_time, invoicing, items, journal_entries, text, time_entry,
+    balance, convert, day, dec, deliver_time, invoicing, items, journal_entries, text, time_entry,
 };
 use harness::{billing, Harness};
 use invoice_generator::job::JobOutcome;
@@ -77,11 +76,7 @@ async fn unbilled_amount(h: &Harness, project: ProjectId) -> Decimal {
 /// Σ unbilled items' amounts, and the ledger's unbilled receivables (1200): equal.
 async fn unbilled_matches_the_ledger(h: &Harness, project: ProjectId) -> Decimal {
     let stored = unbilled_amount(h, project).await;
-    let ledger: Decimal = balances(&journal_entries(h, project, "20").await)
-        .iter()
-        .filter(|((account, _), _)| account == "1200")
-        .map(|(_, balance)| *balance)
-        .sum();
+    let ledger = balance(&journal_entries(h, project, "20").await, "1200");
     assert_eq!(ledger, stored, "unbilled receivables = Σ unbilled items");
     stored
 }

@@ -11,7 +11,8 @@ use handoff_domain::ledger::JournalEntry;
 use handoff_domain::{ContractId, InvoiceId, ProjectId};
 use handoff_runtime::Failure;
 use harness::invoicing::{
-    convert, counter, day, dec, deliver_time, invoicing, items, journal_entries, time_entry,
+    balance, convert, counter, day, dec, deliver_time, invoicing, items, journal_entries,
+    time_entry,
 };
 use harness::Harness;
 use invoice_generator::claims::unbilled;
@@ -124,15 +125,6 @@ async fn january_job(h: &Harness, project: ProjectId) -> JobOutcome {
 /// The invoice as stored.
 async fn stored(h: &Harness, invoice: InvoiceId) -> InvoiceRecord {
     invoicing(h).record(invoice).await.unwrap().unwrap()
-}
-
-/// Debits − credits of `account` over `entries` (the ledger's trial balance).
-fn balance(entries: &[JournalEntry], account: &str) -> Decimal {
-    handoff_domain::ledger::balances(entries)
-        .iter()
-        .filter(|((a, _), _)| a == account)
-        .map(|(_, balance)| *balance)
-        .sum()
 }
 
 async fn a_full_credit_releases_the_items_to_the_next_period(h: Harness) {

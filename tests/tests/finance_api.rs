@@ -359,11 +359,7 @@ async fn invoices_list_show_and_issue_with_one_event(h: Harness) {
     assert_eq!(approved["status"], "issued");
     assert_eq!(approved["number"], "INV-2026-000002");
     assert_eq!(approved["open_amount"]["amount"], GROSS);
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-05T09:00:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-05T09:00:00Z");
     let (status, again) = call_json(
         &s.api,
         "POST",

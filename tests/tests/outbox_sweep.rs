@@ -99,11 +99,7 @@ async fn a_crash_between_issue_and_send_is_healed_by_the_next_schedule(h: Harnes
     let runs = billing_runs(&h, jobs, Some(relay.clone()));
     let mut event = fixture("aws_eventbridge_scheduler_default_event.json");
     event["time"] = Value::from("2027-01-01T23:30:00Z");
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-01T23:30:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-01T23:30:00Z");
     invoice_generator::consumer::handle(&runs, dead_letter.as_ref(), event)
         .await
         .unwrap();
@@ -135,11 +131,7 @@ async fn a_sweep_that_cannot_send_does_not_stop_the_days_billing_run(h: Harness)
     let runs = billing_runs(&h, jobs.clone(), Some(relay));
     let mut event = fixture("aws_eventbridge_scheduler_default_event.json");
     event["time"] = Value::from("2027-01-31T23:30:00Z");
-    h.clock.set(
-        chrono::DateTime::parse_from_rfc3339("2027-01-31T23:30:00Z")
-            .unwrap()
-            .to_utc(),
-    );
+    h.set_time("2027-01-31T23:30:00Z");
     let report: RunReport = serde_json::from_value(
         invoice_generator::consumer::handle(&runs, dead_letter.as_ref(), event)
             .await

@@ -8,6 +8,7 @@
 use handoff_domain::invoice::InvoiceDraft;
 use handoff_domain::project::ProjectSkeleton;
 use handoff_domain::{InvoiceId, ProjectId};
+use handoff_ports::store::text;
 use handoff_ports::{AttributeValue, Item, StoreError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -38,13 +39,6 @@ pub struct InvoiceRecord {
     /// Σ gross of the credit notes issued against the invoice.
     #[serde(with = "rust_decimal::serde::str")]
     pub credited_gross: rust_decimal::Decimal,
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 fn number(item: &Item, name: &str) -> Result<u64, StoreError> {
@@ -182,9 +176,7 @@ impl InvoiceDocument {
     pub fn event(&self) -> serde_json::Value {
         let mut document = self.clone();
         if let Some(d) = document.draft.as_mut() {
-            for line in &mut d.lines {
-                line.annex.clear();
-            }
+            crate::annex::strip(d);
         }
         serde_json::json!({
             "type": "InvoiceIssued",

@@ -13,7 +13,7 @@ use crate::claims::claimed_by;
 use crate::credits::CreditRequest;
 use crate::document::{InvoiceDocument, InvoiceRecord};
 use crate::job::JobError;
-use crate::job::INVOICE_LIST_PARTITION;
+use crate::job::{invoice_list_sort_key, INVOICE_LIST_PARTITION};
 use crate::numbering::invoice_key;
 use crate::relay::Relay;
 use crate::runs::{BillingRuns, RunError, RunRequest};
@@ -22,7 +22,7 @@ use handoff_domain::invoice::check_not_future;
 use handoff_domain::ledger::{to_csv, to_hledger, JournalEntry};
 use handoff_domain::{BillingRunId, InvoiceId};
 use handoff_ports::journal::ledger_partition;
-use handoff_ports::store::query_all;
+use handoff_ports::store::{query_all, text};
 use handoff_ports::{AttributeValue, Index, Query};
 use handoff_runtime::{ErrorBody, Failure};
 use lambda_http::http::{Method, StatusCode};
@@ -158,10 +158,7 @@ impl FinanceApi {
             ("POST", ["invoices", id, "issue"]) => {
                 let request: IssueRequest = parse_body(body)?;
                 let invoice = parse_invoice(id)?;
-                let today = self.runs.today();
-                let issue_on = request.issue_on.unwrap_or(today);
-                check_not_future("issue_on", issue_on, today).map_err(RunError::Problems)?;
-                let issue_on = issue_on.to_string();
+                let issue_on = self.issue_date(request.issue_on)?.to_string();
                 self.invoicing().issue_stored(invoice, &issue_on).await?;
                 if let Some(relay) = &self.relay {
                     relay.invoice_issued(invoice).await?;
@@ -171,9 +168,7 @@ impl FinanceApi {
             ("POST", ["invoices", id, "credit-notes"]) => {
                 let request: CreditRequest = parse_body(body)?;
                 let invoice = parse_invoice(id)?;
-                let today = self.runs.today();
-                let issue_on = request.issue_on.unwrap_or(today);
-                check_not_future("issue_on", issue_on, today).map_err(RunError::Problems)?;
+                let issue_on = self.issue_date(request.issue_on)?;
                 let outcome = self
                     .invoicing()
                     .credit_note(invoice, &request, issue_on)
@@ -191,6 +186,14 @@ impl FinanceApi {
             ("GET", ["ledger", "journal"]) => self.journal(query).await,
             _ => Ok(no_route(method, path, &segments)),
         }
+    }
+
+    /// A document's date as finance asked: today by default, never after it.
+    fn issue_date(&self, requested: Option<NaiveDate>) -> Result<NaiveDate, RunError> {
+        let today = self.runs.today();
+        let issue_on = requested.unwrap_or(today);
+        check_not_future("issue_on", issue_on, today).map_err(RunError::Problems)?;
+        Ok(issue_on)
     }
 
     /// Newest period first, `status` and `project_id` filters, at most `limit` (default
@@ -227,11 +230,11 @@ impl FinanceApi {
                 }
                 scanned += 1;
                 let Some(summary) = summary(item, status, project)? else {
-                    last = text_of(item, "GSI1SK");
+                    last = text(item, "GSI1SK");
                     continue;
                 };
                 listed.push(summary);
-                last = text_of(item, "GSI1SK");
+                last = text(item, "GSI1SK");
             }
             match page.next {
                 Some(cursor) => index_query.start_after = Some(cursor),
@@ -386,13 +389,6 @@ fn param<'a>(query: &'a [(String, String)], name: &str) -> Option<&'a str> {
         .map(|(_, v)| v.as_str())
 }
 
-fn text_of(item: &handoff_ports::Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    }
-}
-
 /// Where `?after=<cut-off>#<invoice id>` continues: the index position of that invoice.
 fn list_cursor(after: &str) -> Result<handoff_ports::Cursor, RunError> {
     let bad = || {
@@ -408,7 +404,10 @@ fn list_cursor(after: &str) -> Result<handoff_ports::Cursor, RunError> {
         "GSI1PK".into(),
         AttributeValue::S(INVOICE_LIST_PARTITION.into()),
     );
-    item.insert("GSI1SK".into(), AttributeValue::S(format!("{cutoff}#{id}")));
+    item.insert(
+        "GSI1SK".into(),
+        AttributeValue::S(invoice_list_sort_key(cutoff, id)),
+    );
     Ok(handoff_ports::Cursor(item))
 }
 
@@ -418,7 +417,7 @@ fn summary(
     status: Option<&str>,
     project: Option<&str>,
 ) -> Result<Option<serde_json::Value>, RunError> {
-    let Some(id) = text_of(item, "PK")
+    let Some(id) = text(item, "PK")
         .and_then(|pk| pk.strip_prefix("INVOICE#").map(str::to_owned))
         .and_then(|i| InvoiceId::parse(&i).ok())
     else {

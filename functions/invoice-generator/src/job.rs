@@ -158,6 +158,12 @@ pub const INVOICE_ITEMS_MAX: usize = 4000;
 /// the invoice's draft, read by `GET /invoices`.
 pub const INVOICE_LIST_PARTITION: &str = "INVOICES";
 
+/// An invoice's place in [`INVOICE_LIST_PARTITION`]: by cut-off, then id (also the
+/// listing's `next` cursor).
+pub fn invoice_list_sort_key(cutoff: &str, invoice: InvoiceId) -> String {
+    format!("{cutoff}#{invoice}")
+}
+
 /// The invoice of a contract's billing period.
 pub fn invoice_id_for(contract: ContractId, period_key: &str) -> InvoiceId {
     InvoiceId::derive_from_parts(&[&contract.to_string(), period_key])
@@ -393,7 +399,10 @@ impl Invoicing {
             Update::Set("period_start".into(), s(period.start.to_string())),
             Update::Set("cutoff".into(), s(period.cutoff.to_string())),
             Update::Set("GSI1PK".into(), s(INVOICE_LIST_PARTITION)),
-            Update::Set("GSI1SK".into(), s(format!("{}#{invoice}", period.cutoff))),
+            Update::Set(
+                "GSI1SK".into(),
+                s(invoice_list_sort_key(&period.cutoff.to_string(), invoice)),
+            ),
         ];
         if let Some(name) = project.customer.as_ref().map(|c| c.name.clone()) {
             updates.push(Update::Set("customer_name".into(), s(name)));

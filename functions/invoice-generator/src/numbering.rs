@@ -7,7 +7,9 @@
 //! gap), and two concurrent issues cannot take the same number (one transaction is
 //! cancelled and retries with the next value). Issuing an issued invoice returns its number.
 
+use handoff_domain::deal::legal_entity_key;
 use handoff_domain::invoice::legal_number;
+use handoff_ports::store::text;
 use handoff_ports::{AttributeValue, Condition, Key, Store, StoreError, Update, WriteOp};
 use handoff_runtime::Failure;
 use rust_decimal::Decimal;
@@ -85,8 +87,8 @@ pub struct Series {
 
 impl Series {
     /// The series of `prefix` for documents of `project` issued on `issued_on`: per legal
-    /// entity (the customer's, case-insensitively: conversion lower-cases it, and records
-    /// converted before that may not be), prefix and fiscal year.
+    /// entity (the customer's, by the domain's `legal_entity_key`: records converted
+    /// before conversion applied it keep their case), prefix and fiscal year.
     pub fn of(
         project: &handoff_domain::project::ProjectSkeleton,
         prefix: &str,
@@ -97,7 +99,7 @@ impl Series {
                 .customer
                 .as_ref()
                 .and_then(|c| c.legal_entity.as_deref())
-                .map_or_else(|| "default".into(), str::to_lowercase),
+                .map_or_else(|| "default".into(), legal_entity_key),
             prefix: prefix.to_owned(),
             fiscal_year: chrono::Datelike::year(&issued_on),
             issued_on: Some(issued_on),
@@ -138,13 +140,6 @@ pub fn new_record(table: &str, item: handoff_ports::Item) -> WriteOp {
 
 pub fn invoice_key(invoice_id: &str) -> Key {
     Key::new(format!("INVOICE#{invoice_id}"), "INVOICE")
-}
-
-fn text(item: &handoff_ports::Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
-    }
 }
 
 /// Issues the draft `invoice_id` with the next number of `series`; returns the number.

@@ -44,6 +44,14 @@ pub fn pending_record(document_id: &str, event_type: &str, event_json: String, d
     record
 }
 
+/// The updates that take a sent record off the pending index.
+fn off_pending_index() -> Vec<Update> {
+    vec![
+        Update::Remove("GSI1PK".into()),
+        Update::Remove("GSI1SK".into()),
+    ]
+}
+
 #[derive(Clone)]
 pub struct Relay {
     pub store: Arc<dyn Store>,
@@ -81,11 +89,14 @@ impl Relay {
                 &self.main_table,
                 &key,
                 // Off the pending index: the sweep reads only what is still to send.
-                vec![
-                    Update::Set("status".into(), AttributeValue::S("sent".into())),
-                    Update::Remove("GSI1PK".into()),
-                    Update::Remove("GSI1SK".into()),
-                ],
+                [
+                    vec![Update::Set(
+                        "status".into(),
+                        AttributeValue::S("sent".into()),
+                    )],
+                    off_pending_index(),
+                ]
+                .concat(),
                 Some(Condition::equals(
                     "status",
                     AttributeValue::S("pending".into()),
@@ -116,10 +127,7 @@ impl Relay {
                     .update(
                         &self.main_table,
                         &key,
-                        vec![
-                            Update::Remove("GSI1PK".into()),
-                            Update::Remove("GSI1SK".into()),
-                        ],
+                        off_pending_index(),
                         Some(Condition::equals(
                             "status",
                             AttributeValue::S("sent".into()),

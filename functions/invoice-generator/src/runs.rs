@@ -18,6 +18,7 @@ use handoff_domain::billing_calendar::{due_period, BillingPeriod, Cadence, WhatI
 use handoff_domain::invoice::check_not_future;
 use handoff_domain::{InvoiceId, Money, Problem, ProblemList, Problems, ProjectId};
 use handoff_ports::listing::contracts_partition;
+use handoff_ports::store::text;
 use handoff_ports::store::{from_item, query_all};
 use handoff_ports::{
     AttributeValue, BatchWrite, Clock, Index, Item, Key, OutgoingMessage, Query, Queue, QueueError,
@@ -642,13 +643,6 @@ impl BillingRuns {
         );
         self.store().put(self.table(), item, None).await?;
         Ok(())
-    }
-}
-
-fn text(item: &Item, name: &str) -> Option<String> {
-    match item.get(name) {
-        Some(AttributeValue::S(s)) => Some(s.clone()),
-        _ => None,
     }
 }
 

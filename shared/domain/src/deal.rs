@@ -286,6 +286,12 @@ fn parse_decimal(text: &str) -> Result<Decimal, String> {
     Decimal::from_str(text.trim()).map_err(|_| format!("{text:?} is not a decimal number"))
 }
 
+/// The legal entity as it names a numbering series: case-insensitive (`Northwind-US` and
+/// `northwind-us` are one entity, one gapless series).
+pub fn legal_entity_key(entity: &str) -> String {
+    entity.trim().to_lowercase()
+}
+
 fn non_blank(value: Option<&String>) -> Option<String> {
     value.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty())
 }
@@ -399,8 +405,7 @@ fn customer(
         domain: non_blank(input.domain.as_ref()).map(|d| d.to_lowercase()),
         billing_contact,
         tax_jurisdiction: non_blank(input.tax_jurisdiction.as_ref()),
-        // The entity names a numbering series: `Northwind-US` and `northwind-us` are one.
-        legal_entity: non_blank(input.legal_entity.as_ref()).map(|e| e.to_lowercase()),
+        legal_entity: non_blank(input.legal_entity.as_ref()).map(|e| legal_entity_key(&e)),
     })
 }
 

@@ -378,6 +378,14 @@ pub trait Store: Send + Sync {
 }
 
 /// Serialises a record into an item.
+/// A string attribute of an item, if it has one by that name.
+pub fn text(item: &Item, name: &str) -> Option<String> {
+    match item.get(name) {
+        Some(AttributeValue::S(s)) => Some(s.clone()),
+        _ => None,
+    }
+}
+
 pub fn to_item<T: Serialize>(value: &T) -> Result<Item, StoreError> {
     serde_dynamo::to_item(value).map_err(|e| StoreError::Invalid(format!("not an item: {e}")))
 }

@@ -347,6 +347,16 @@ pub async fn journal_records(h: &Harness, project: ProjectId, prefix: &str) -> V
     query_all(h.store.as_ref(), query).await.unwrap()
 }
 
+/// Debits − credits of `account` over `entries` (the ledger's trial balance, all
+/// currencies of the case being one).
+pub fn balance(entries: &[JournalEntry], account: &str) -> Decimal {
+    handoff_domain::ledger::balances(entries)
+        .iter()
+        .filter(|((a, _), _)| a == account)
+        .map(|(_, balance)| *balance)
+        .sum()
+}
+
 /// The project's journal entries whose sort key starts with `prefix`.
 pub async fn journal_entries(h: &Harness, project: ProjectId, prefix: &str) -> Vec<JournalEntry> {
     journal_records(h, project, prefix)

@@ -103,6 +103,15 @@ impl Harness {
         })
     }
 
+    /// Moves billing's clock to `rfc3339` (as the schedule's firing time would).
+    pub fn set_time(&self, rfc3339: &str) {
+        self.clock.set(
+            chrono::DateTime::parse_from_rfc3339(rfc3339)
+                .unwrap_or_else(|e| panic!("{rfc3339}: {e}"))
+                .to_utc(),
+        );
+    }
+
     /// A fresh queue; a name ending in `.fifo` makes a FIFO queue.
     pub async fn queue(&self, name: &str) -> Arc<dyn Queue> {
         // Queue names allow 80 characters: the case's unique suffix is enough.
